@@ -1,0 +1,41 @@
+# lsqbridge — see README.md. Every target works on a fresh machine with Go
+# and (for run/test) a local Postgres, which .ci/ensure-postgres starts.
+
+SQLC_VERSION := v1.30.0
+GO           ?= go
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
+# A fixed key for the local sandbox only; production sets its own.
+DEV_MASTER_KEY := 6c73716272696467652d73616e64626f782d6b65792d6e6f742d7365637265
+
+.PHONY: run test lint generate build check-generated postgres
+
+## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
+run: postgres
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='lsqbridge'" | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE lsqbridge" >/dev/null
+	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} \
+		$(GO) run ./cmd/lsqbridge sandbox
+
+## test: every test, against real Postgres (each test in its own database)
+test: postgres
+	$(GO) test -count=1 -v -timeout 40m ./...
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## generate: regenerate db/ from migrations/ and queries/ with the pinned sqlc
+generate:
+	$(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION) generate
+
+## check-generated: fail when db/ differs from what sqlc writes
+check-generated: generate
+	git diff --exit-code -- db/
+	@test -z "$$(git status --porcelain -- db/)" || { echo "untracked generated files in db/"; git status --porcelain -- db/; exit 1; }
+
+build:
+	$(GO) build -o bin/lsqbridge ./cmd/lsqbridge
+
+postgres:
+	@bash .ci/ensure-postgres

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lsqbridge/lsqbridge/db/dbtest"
+)
+
+const testMasterKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+var acmeSecrets = map[string]string{
+	"ACME_LSQ_ACCESS_KEY":          "u$r-access-key-AAAA1111",
+	"ACME_LSQ_SECRET_KEY":          "secret-key-BBBB2222",
+	"ACME_LIMECHAT_API_TOKEN":      "limechat-token-CCCC3333",
+	"ACME_LIMECHAT_WEBHOOK_SECRET": "webhook-secret-DDDD4444",
+	"ACME_FLOW_BUILDER_KEY":        "flow-key-EEEE5555",
+}
+
+func acmeEnv(dbURL string) map[string]string {
+	env := map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_PUBLIC_URL": "https://bridge.example.com"}
+	for k, v := range acmeSecrets {
+		env[k] = v
+	}
+	return env
+}
+
+const examplePath = "../../docs/examples/acme.yaml"
+
+func TestIntegrationApplyCreatesPrintsURLsAndBumpsVersion(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewURL(t)
+	c := &cli{t: t, env: acmeEnv(dbURL)}
+
+	out := c.mustRun("integration", "apply", "-f", examplePath)
+	for _, want := range []string{
+		"Created integration acme (config version 1)",
+		"https://bridge.example.com/v1/webhooks/leadsquared/acme/lead-created",
+		"https://bridge.example.com/v1/webhooks/leadsquared/acme/opportunity-stage-changed",
+		"https://bridge.example.com/v1/webhooks/limechat/acme?token=",
+		"X-Lsqbridge-Token: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	token := tokenFrom(t, out)
+
+	out = c.mustRun("integration", "apply", "-f", examplePath)
+	if !strings.Contains(out, "Updated integration acme (config version 2)") {
+		t.Errorf("second apply: want config version 2:\n%s", out)
+	}
+	if strings.Contains(out, token) {
+		t.Error("second apply printed the webhook token again; it must be shown once")
+	}
+
+	show := c.mustRun("integration", "show", "acme")
+	list := c.mustRun("integration", "list")
+	for name, secret := range acmeSecrets {
+		for what, text := range map[string]string{"show": show, "list": list, "apply": out} {
+			if strings.Contains(text, secret) {
+				t.Errorf("integration %s prints %s", what, name)
+			}
+		}
+	}
+	if !strings.Contains(show, `"config_version": 2`) || !strings.Contains(show, `"id": "acme"`) {
+		t.Errorf("show lacks the id or version:\n%s", show)
+	}
+	assertNoClearSecrets(t, dbURL, append(secretValues(), token))
+}
+
+func TestIntegrationRotateTokenAndDisable(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewURL(t)
+	c := &cli{t: t, env: acmeEnv(dbURL)}
+	first := tokenFrom(t, c.mustRun("integration", "apply", "-f", examplePath))
+	second := tokenFrom(t, c.mustRun("integration", "rotate-token", "acme"))
+	if first == second {
+		t.Fatal("rotate-token kept the same token")
+	}
+	c.mustRun("integration", "disable", "acme")
+	if list := c.mustRun("integration", "list"); !strings.Contains(list, "disabled") {
+		t.Errorf("list after disable:\n%s", list)
+	}
+	if code, _, errs := c.run("integration", "disable", "nope"); code == 0 || !strings.Contains(errs, "not found") {
+		t.Errorf("disable of unknown id: exit %d, %s", code, errs)
+	}
+}
+
+func TestIntegrationApplyErrorsNameTheProblem(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewURL(t)
+	example, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(t *testing.T, body string) string {
+		p := filepath.Join(t.TempDir(), "cfg.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		file    string
+		dropEnv string
+		want    string
+	}{
+		{"unknown top-level key", string(example) + "\ncolour: blue\n", "", "colour: unknown key"},
+		{"unknown nested key", strings.Replace(string(example), "  inbox_id: 12", "  inbox_id: 12\n  inbx: 3", 1), "", "limechat.inbx: unknown key"},
+		{"unknown key in a rule", strings.Replace(string(example), "    tag: hot-lead", "    tag: hot-lead\n    colour: red", 1), "", "field_tags[0].colour: unknown key"},
+		{"missing env variable", string(example), "ACME_LSQ_SECRET_KEY", "leadsquared.secret_key: environment variable ACME_LSQ_SECRET_KEY is not set"},
+		{"secret in clear", strings.Replace(string(example), "${ACME_LIMECHAT_API_TOKEN}", "plain-token", 1), "", "limechat.api_token: secrets must be ${ENV} references"},
+		{"missing master key", string(example), "LSQBRIDGE_MASTER_KEY", "LSQBRIDGE_MASTER_KEY is not set"},
+		{"bad value", strings.Replace(string(example), "requests_per_5s: 5", "requests_per_5s: 500", 1), "", "leadsquared.requests_per_5s: must be between 1 and 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := acmeEnv(dbURL)
+			delete(env, tt.dropEnv)
+			c := &cli{t: t, env: env}
+			code, _, errs := c.run("integration", "apply", "-f", write(t, tt.file))
+			if code == 0 {
+				t.Fatal("apply succeeded; want a non-zero exit")
+			}
+			if !strings.Contains(errs, tt.want) {
+				t.Errorf("stderr does not name the problem %q:\n%s", tt.want, errs)
+			}
+			if strings.Contains(errs, "plain-token") {
+				t.Error("the error repeats a secret written in the file")
+			}
+		})
+	}
+	// Wrong-length master key: a clear error that does not echo the key.
+	env := acmeEnv(dbURL)
+	env["LSQBRIDGE_MASTER_KEY"] = "abcd1234"
+	c := &cli{t: t, env: env}
+	code, _, errs := c.run("integration", "apply", "-f", examplePath)
+	if code == 0 || !strings.Contains(errs, "LSQBRIDGE_MASTER_KEY must be 32 bytes") || strings.Contains(errs, "abcd1234") {
+		t.Errorf("short master key: exit %d, stderr %s", code, errs)
+	}
+}
+
+func tokenFrom(t *testing.T, out string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(out, "stored only as a hash):\n  ")
+	if !ok {
+		t.Fatalf("no token in output:\n%s", out)
+	}
+	tok, _, _ := strings.Cut(after, "\n")
+	if len(tok) < 32 {
+		t.Fatalf("token %q too short", tok)
+	}
+	return tok
+}
+
+func secretValues() []string {
+	var out []string
+	for _, v := range acmeSecrets {
+		out = append(out, v)
+	}
+	return out
+}
+
+// assertNoClearSecrets dumps every stored column of every table as text and
+// checks no secret appears in it, in clear text or as plain bytes.
+func assertNoClearSecrets(t *testing.T, dbURL string, secrets []string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT t::text, (SELECT string_agg(encode(v, 'escape'), '|') FROM
+		(SELECT lsq_access_key_sealed v UNION ALL SELECT lsq_secret_key_sealed UNION ALL SELECT limechat_api_token_sealed
+		 UNION ALL SELECT limechat_webhook_secret_sealed UNION ALL SELECT flow_builder_key_sealed) s) FROM integrations t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var text, sealed string
+		if err := rows.Scan(&text, &sealed); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, s := range secrets {
+			if strings.Contains(text, s) || strings.Contains(sealed, s) || bytes.Contains([]byte(text), []byte(s)) {
+				t.Errorf("a stored integration row contains a secret in clear text (%.6s…)", s)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("found %d integration rows, want 1", n)
+	}
+}

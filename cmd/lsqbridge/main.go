@@ -1,0 +1,73 @@
+// Command lsqbridge is the one binary of lsqbridge: the service (serve), its
+// schema (migrate), per-customer configuration (integration), and the tools
+// support and operators use (agents, outbox, audit, reconcile, sandbox, uat,
+// bench). Run `lsqbridge help` for the list.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `lsqbridge keeps LimeChat tickets and LeadSquared leads/opportunities in step.
+
+Usage: lsqbridge <command> [flags]
+
+Commands:
+  serve                         run the webhook API, the outbox relay and the reconciler
+  migrate up|down|status|version  manage the database schema
+  integration apply -f FILE | list | show ID | rotate-token ID | disable ID
+  agents refresh|list ID        the e-mail directory matching owners and agents
+  outbox list|retry|drop        inspect and handle failing or dead actions
+  audit links|timeline|failing|unmatched|lag   support views as tables
+  reconcile [--integration ID]  repair differences missed webhooks left
+  sandbox                       the service against built-in fakes of both platforms
+  uat                           run the acceptance checklist against the sandbox or a real integration
+  bench                         measure ingest and delivery on this machine
+
+Settings come from the environment (flags override): DATABASE_URL, LSQBRIDGE_MASTER_KEY,
+LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_LOG_LEVEL.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// env bundles what a command may use, so tests can run commands in-process.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	cfg    Config
+}
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv, cfg: envConfig(getenv)}
+	cmds := map[string]func(*env, []string) error{
+		"serve":       cmdServe,
+		"migrate":     cmdMigrate,
+		"integration": cmdIntegration,
+	}
+	fn, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "lsqbridge: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := fn(e, args[1:]); err != nil {
+		fmt.Fprintf(stderr, "lsqbridge %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

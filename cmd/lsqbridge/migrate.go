@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/migrations"
+)
+
+// openPool connects to the configured database and checks it answers.
+func (e *env) openPool() (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(e.ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(e.ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database does not answer: %w", err)
+	}
+	return pool, nil
+}
+
+func cmdMigrate(e *env, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	e.cfg.bindDB(fs)
+	to := fs.Int64("to", -1, "with down: roll back to this version (0 = everything)")
+	if len(args) == 0 {
+		return errors.New("usage: lsqbridge migrate up|down|status|version [--database-url URL] [--to N]")
+	}
+	sub := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := e.cfg.Validate(true, false); err != nil {
+		return err
+	}
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	r, err := migrations.NewRunner(pool)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	switch sub {
+	case "up":
+		res, err := r.Up(e.ctx)
+		for _, m := range res {
+			fmt.Fprintf(e.stdout, "applied %s (%s)\n", m.Source.Path, m.Duration)
+		}
+		if err != nil {
+			return err
+		}
+		if len(res) == 0 {
+			fmt.Fprintln(e.stdout, "schema already current")
+		}
+	case "down":
+		if *to >= 0 {
+			res, err := r.DownTo(e.ctx, *to)
+			for _, m := range res {
+				fmt.Fprintf(e.stdout, "rolled back %s\n", m.Source.Path)
+			}
+			return err
+		}
+		m, err := r.Down(e.ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rolled back %s\n", m.Source.Path)
+	case "status":
+		st, err := r.Status(e.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+		for _, s := range st {
+			at := "-"
+			if !s.AppliedAt.IsZero() {
+				at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, at, s.Source.Path)
+		}
+		return tw.Flush()
+	case "version":
+		cur, latest, err := r.Version(e.ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "database version %d, this build's newest %d\n", cur, latest)
+	default:
+		return fmt.Errorf("unknown migrate command %q (want up, down, status or version)", sub)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lsqbridge/lsqbridge/adapters/httpapi"
+	"github.com/lsqbridge/lsqbridge/migrations"
+)
+
+func cmdServe(e *env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	e.cfg.bindServe(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := e.cfg.Validate(true, true); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, e.cfg.LogLevel)
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := schemaCurrent(e.ctx, pool); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	app, err := newApp(e.ctx, e.cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", e.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return app.serve(e.ctx, ln)
+}
+
+// schemaCurrent checks the database's schema version against this build's.
+func schemaCurrent(ctx context.Context, pool *pgxpool.Pool) error {
+	r, err := migrations.NewRunner(pool)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.CheckCurrent(ctx)
+}
+
+// app is a running lsqbridge: HTTP server plus background workers.
+type app struct {
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	handler http.Handler
+	workers []func(ctx context.Context)
+}
+
+func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (*app, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &app{log: log, pool: pool}
+	hcfg := httpapi.Config{
+		Logger:   log,
+		Registry: reg,
+		Ready: func(ctx context.Context) error {
+			if err := pool.Ping(ctx); err != nil {
+				return fmt.Errorf("database unreachable: %w", err)
+			}
+			return schemaCurrent(ctx, pool)
+		},
+	}
+	if err := a.wire(ctx, cfg, reg, &hcfg); err != nil {
+		return nil, err
+	}
+	a.handler = httpapi.New(hcfg)
+	return a, nil
+}
+
+// serve runs the HTTP server and the workers until ctx ends, then shuts
+// down gracefully: in-flight requests finish, workers stop.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runAll(wctx, a.workers)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("lsqbridge serving", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	stopWorkers()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// runAll runs each worker in its own goroutine and waits for all of them.
+func runAll(ctx context.Context, workers []func(context.Context)) {
+	done := make(chan struct{}, len(workers))
+	for _, w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			w(ctx)
+		}()
+	}
+	for range workers {
+		<-done
+	}
+}

@@ -1,0 +1,52 @@
+-- name: IntegrationUpsert :one
+-- Creates an integration or updates its configuration; an update bumps
+-- config_version. The webhook token hash is set only on creation.
+INSERT INTO integrations (
+    id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_user_id,
+    limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed,
+    limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed,
+    webhook_token_hash, rules
+) VALUES (
+    @id, @name, @lsq_host, @lsq_access_key_sealed, @lsq_secret_key_sealed, @lsq_requests_per_5s, @lsq_user_id,
+    @limechat_base_url, @limechat_account_id, @limechat_inbox_id, @limechat_api_token_sealed,
+    sqlc.narg(limechat_webhook_secret_sealed), @flow_builder_url, @flow_builder_account_id, sqlc.narg(flow_builder_key_sealed),
+    @webhook_token_hash, @rules
+)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name,
+    lsq_host = excluded.lsq_host,
+    lsq_access_key_sealed = excluded.lsq_access_key_sealed,
+    lsq_secret_key_sealed = excluded.lsq_secret_key_sealed,
+    lsq_requests_per_5s = excluded.lsq_requests_per_5s,
+    lsq_user_id = excluded.lsq_user_id,
+    limechat_base_url = excluded.limechat_base_url,
+    limechat_account_id = excluded.limechat_account_id,
+    limechat_inbox_id = excluded.limechat_inbox_id,
+    limechat_api_token_sealed = excluded.limechat_api_token_sealed,
+    limechat_webhook_secret_sealed = excluded.limechat_webhook_secret_sealed,
+    flow_builder_url = excluded.flow_builder_url,
+    flow_builder_account_id = excluded.flow_builder_account_id,
+    flow_builder_key_sealed = excluded.flow_builder_key_sealed,
+    rules = excluded.rules,
+    config_version = integrations.config_version + 1,
+    disabled_at = NULL,
+    updated_at = now()
+RETURNING id, config_version, (xmax = 0)::boolean AS created;
+
+-- name: IntegrationGet :one
+SELECT * FROM integrations WHERE id = @id;
+
+-- name: IntegrationList :many
+SELECT * FROM integrations ORDER BY id;
+
+-- name: IntegrationSetTokenHash :execrows
+UPDATE integrations SET webhook_token_hash = @webhook_token_hash, updated_at = now() WHERE id = @id;
+
+-- name: IntegrationDisable :execrows
+UPDATE integrations SET disabled_at = now(), updated_at = now() WHERE id = @id AND disabled_at IS NULL;
+
+-- name: IntegrationPauseLeadSquared :exec
+-- Pauses LeadSquared calls for every relay process until the given time;
+-- never shortens a pause already in force.
+UPDATE integrations SET lsq_paused_until = greatest(coalesce(lsq_paused_until, @until::timestamptz), @until::timestamptz)
+WHERE id = @id;

@@ -1,0 +1,59 @@
+-- name: LinkInsert :one
+-- Creates a link; a concurrent or repeated creation of the same record
+-- returns nothing (the caller then locks the existing row).
+INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email,
+                   owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin)
+VALUES (@integration_id, @record_kind, @record_id, @lead_id, sqlc.narg(ticket_id), sqlc.narg(contact_id), @owner_email,
+        sqlc.narg(owner_changed_at), @labels, @fields, sqlc.narg(lsq_seen_at), sqlc.narg(limechat_seen_at), @state, @origin)
+ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
+RETURNING *;
+
+-- name: LinkLockByRecord :one
+SELECT * FROM links
+WHERE integration_id = @integration_id AND record_kind = @record_kind AND record_id = @record_id
+FOR UPDATE;
+
+-- name: LinkLockByTicket :one
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id FOR UPDATE;
+
+-- name: LinkLock :one
+SELECT * FROM links WHERE integration_id = @integration_id AND id = @id FOR UPDATE;
+
+-- name: LinkGet :one
+SELECT * FROM links WHERE integration_id = @integration_id AND id = @id;
+
+-- name: LinkGetByTicket :one
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id;
+
+-- name: LinkGetByRecord :one
+SELECT * FROM links WHERE integration_id = @integration_id AND record_kind = @record_kind AND record_id = @record_id;
+
+-- name: LinkSaveState :exec
+-- Writes the link's synced state; always in the transaction that enqueues
+-- the actions following from it.
+UPDATE links SET
+    owner_email = @owner_email,
+    owner_changed_at = sqlc.narg(owner_changed_at),
+    labels = @labels,
+    fields = @fields,
+    lsq_seen_at = sqlc.narg(lsq_seen_at),
+    limechat_seen_at = sqlc.narg(limechat_seen_at),
+    state = @state,
+    paused_at = sqlc.narg(paused_at),
+    paused_reason = @paused_reason,
+    updated_at = now()
+WHERE integration_id = @integration_id AND id = @id;
+
+-- name: LinkSetTicket :exec
+-- Records the ticket a create_ticket action made (or found).
+UPDATE links SET ticket_id = @ticket_id, contact_id = @contact_id, state = 'active', updated_at = now()
+WHERE integration_id = @integration_id AND id = @id;
+
+-- name: LinkListActive :many
+SELECT * FROM links
+WHERE integration_id = @integration_id AND state = 'active' AND id > @after_id
+ORDER BY id LIMIT @max_rows;
+
+-- name: LinkUnpause :execrows
+UPDATE links SET paused_at = NULL, paused_reason = '', updated_at = now()
+WHERE integration_id = @integration_id AND id = @id AND paused_at IS NOT NULL;

@@ -1,0 +1,108 @@
+-- name: OutboxInsert :one
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at)
+VALUES (@integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by), coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()))
+ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+RETURNING id;
+
+-- name: OutboxClaim :many
+-- Claims due actions: only the oldest unfinished action of each link (per-link
+-- FIFO), skipping rows other relays hold, and LeadSquared actions of paused
+-- integrations. Claimed rows become 'delivering' under a lease.
+WITH heads AS (
+    SELECT DISTINCT ON (o.integration_id, o.link_id) o.integration_id, o.id, o.status, o.next_attempt_at
+    FROM outbox o
+    WHERE o.status IN ('pending', 'delivering')
+    ORDER BY o.integration_id, o.link_id, o.id
+), ready AS (
+    SELECT o.integration_id, o.id
+    FROM outbox o
+    JOIN heads h ON h.integration_id = o.integration_id AND h.id = o.id
+    JOIN integrations i ON i.id = o.integration_id
+    WHERE h.status = 'pending'
+      AND o.status = 'pending'
+      AND o.next_attempt_at <= now()
+      AND i.disabled_at IS NULL
+      AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
+    ORDER BY o.next_attempt_at, o.id
+    LIMIT @max_rows
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox AS t
+SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make_interval(secs => @lease_seconds::float8)
+FROM ready
+WHERE t.integration_id = ready.integration_id AND t.id = ready.id
+RETURNING t.*;
+
+-- name: OutboxMarkDelivered :execrows
+UPDATE outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL, result = @result, outcome = @outcome, last_error = ''
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+
+-- name: OutboxMarkRetry :execrows
+UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = @last_error, next_attempt_at = @next_attempt_at
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+
+-- name: OutboxMarkDead :execrows
+UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = @last_error, outcome = @outcome
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+
+-- name: OutboxMarkSuperseded :execrows
+UPDATE outbox SET status = 'superseded', lease_until = NULL, outcome = @outcome, delivered_at = now()
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+
+-- name: OutboxReleaseExpired :execrows
+-- Returns rows whose relay died mid-delivery to the queue.
+UPDATE outbox SET status = 'pending', lease_until = NULL,
+    last_error = CASE WHEN last_error = '' THEN 'lease expired' ELSE last_error END
+WHERE status = 'delivering' AND lease_until < now();
+
+-- name: OutboxGet :one
+SELECT * FROM outbox WHERE integration_id = @integration_id AND id = @id;
+
+-- name: OutboxListByLink :many
+SELECT * FROM outbox WHERE integration_id = @integration_id AND link_id = @link_id ORDER BY id;
+
+-- name: OutboxPendingSameKind :many
+-- Waiting actions of one kind on one link after a claimed one, for batching
+-- several LeadSquared updates of one record into one call.
+SELECT * FROM outbox
+WHERE integration_id = @integration_id AND link_id = @link_id AND kind = @kind
+  AND status = 'pending' AND id > @after_id
+ORDER BY id
+FOR UPDATE SKIP LOCKED;
+
+-- name: OutboxMarkMerged :exec
+UPDATE outbox SET status = 'superseded', outcome = 'merged', delivered_at = now(), lease_until = NULL
+WHERE integration_id = @integration_id AND id = ANY(@ids::bigint[]) AND status = 'pending';
+
+-- name: OutboxCountRecentForLink :one
+-- Actions enqueued for one link in the window: the loop fuse's measure.
+SELECT count(*)::bigint FROM outbox
+WHERE integration_id = @integration_id AND link_id = @link_id AND created_at > now() - make_interval(secs => @window_seconds::float8);
+
+-- name: OutboxList :many
+SELECT * FROM outbox
+WHERE (sqlc.narg(integration_id)::text IS NULL OR integration_id = sqlc.narg(integration_id))
+  AND status = ANY(@statuses::text[])
+ORDER BY id LIMIT @max_rows;
+
+-- name: OutboxRetry :execrows
+-- Gives a dead (or waiting) action a fresh attempt budget, due now.
+UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), outcome = '', lease_until = NULL
+WHERE integration_id = @integration_id AND id = @id AND status IN ('dead', 'pending');
+
+-- name: OutboxDrop :execrows
+UPDATE outbox SET status = 'superseded', outcome = 'dropped', delivered_at = now(), lease_until = NULL
+WHERE integration_id = @integration_id AND id = @id AND status IN ('dead', 'pending');
+
+-- name: OutboxPrune :execrows
+DELETE FROM outbox WHERE status IN ('delivered', 'superseded') AND delivered_at < @before;
+
+-- name: OutboxStats :many
+SELECT integration_id, status, count(*)::bigint AS n,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
+GROUP BY integration_id, status;
+
+-- name: OutboxNextDue :one
+-- When the next pending action is due, for the relay's sleep.
+SELECT min(next_attempt_at)::timestamptz FROM outbox WHERE status = 'pending';

@@ -1,0 +1,540 @@
+package service
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// IntegrationConfig is one customer's YAML file (docs/examples/acme.yaml).
+// Secrets are never written in the file: each secret field holds a ${ENV}
+// reference that Resolve replaces from the environment.
+type IntegrationConfig struct {
+	ID          string            `yaml:"id"`
+	Name        string            `yaml:"name"`
+	LeadSquared LeadSquaredConfig `yaml:"leadsquared"`
+	LimeChat    LimeChatConfig    `yaml:"limechat"`
+	FlowBuilder FlowBuilderConfig `yaml:"flow_builder"`
+	Rules       Rules             `yaml:",inline"`
+}
+
+// LeadSquaredConfig is the LeadSquared side of an integration.
+type LeadSquaredConfig struct {
+	// Host is the regional API host (api-in21.leadsquared.com) or a base URL.
+	Host          string `yaml:"host"`
+	AccessKey     string `yaml:"access_key" secret:"true"`
+	SecretKey     string `yaml:"secret_key" secret:"true"`
+	RequestsPer5s int    `yaml:"requests_per_5s"`
+	// IntegrationUserID is the user whose keys we use; webhooks whose
+	// ModifiedBy is this user report our own writes and are echoes.
+	IntegrationUserID string `yaml:"integration_user_id"`
+}
+
+// LimeChatConfig is the LimeChat side of an integration.
+type LimeChatConfig struct {
+	BaseURL       string `yaml:"base_url"`
+	AccountID     int64  `yaml:"account_id"`
+	InboxID       int64  `yaml:"inbox_id"`
+	APIToken      string `yaml:"api_token" secret:"true"`
+	WebhookSecret string `yaml:"webhook_secret" secret:"true"`
+}
+
+// FlowBuilderConfig is where stage/status campaigns are sent.
+type FlowBuilderConfig struct {
+	URL       string `yaml:"url"`
+	AccountID string `yaml:"account_id"`
+	Key       string `yaml:"key" secret:"true"`
+}
+
+// Rules is everything that decides what to sync; stored as the integration's
+// rules jsonb and read by decide.
+type Rules struct {
+	Sync      SyncRules      `yaml:"sync" json:"sync"`
+	FieldTags []FieldTagRule `yaml:"field_tags" json:"field_tags,omitempty"`
+	TagFields []TagFieldRule `yaml:"tag_fields" json:"tag_fields,omitempty"`
+	TagNotes  []TagNoteRule  `yaml:"tag_activities" json:"tag_activities,omitempty"`
+	Campaigns []CampaignRule `yaml:"campaigns" json:"campaigns,omitempty"`
+	Form      FormRules      `yaml:"form" json:"form"`
+	Fuse      FuseRules      `yaml:"fuse" json:"fuse"`
+}
+
+// SyncRules says which records become tickets and how.
+type SyncRules struct {
+	Leads            bool     `yaml:"leads" json:"leads"`
+	Opportunities    bool     `yaml:"opportunities" json:"opportunities"`
+	OpportunityTypes []int    `yaml:"opportunity_types" json:"opportunity_types,omitempty"`
+	InitialLabels    []string `yaml:"initial_labels" json:"initial_labels,omitempty"`
+	// TicketFields are lead/opportunity fields copied into the ticket's
+	// custom attributes when it is created (schema name → attribute key).
+	TicketFields map[string]string `yaml:"ticket_fields" json:"ticket_fields,omitempty"`
+}
+
+// FieldTagRule adds Tag to the ticket when Field changes to Value (any value
+// when Value is empty) on a record of kind Record ("" = both kinds).
+type FieldTagRule struct {
+	Record RecordKind `yaml:"record" json:"record,omitempty"`
+	Field  string     `yaml:"field" json:"field"`
+	Value  string     `yaml:"value" json:"value,omitempty"`
+	Tag    string     `yaml:"tag" json:"tag"`
+}
+
+// TagFieldRule sets LeadSquared fields when Tag is added to the ticket.
+type TagFieldRule struct {
+	Tag    string            `yaml:"tag" json:"tag"`
+	Record RecordKind        `yaml:"record" json:"record,omitempty"`
+	Set    map[string]string `yaml:"set" json:"set"`
+}
+
+// TagNoteRule posts a LeadSquared activity when Tag is added to the ticket.
+type TagNoteRule struct {
+	Tag           string `yaml:"tag" json:"tag"`
+	ActivityEvent int    `yaml:"activity_event" json:"activity_event"`
+	Note          string `yaml:"note" json:"note"`
+}
+
+// CampaignRule sends a Flow-builder event when Field of a record of kind
+// Record changes to To (from From, when set).
+type CampaignRule struct {
+	Record RecordKind `yaml:"record" json:"record"`
+	Field  string     `yaml:"field" json:"field"`
+	From   string     `yaml:"from" json:"from,omitempty"`
+	To     string     `yaml:"to" json:"to"`
+	Event  string     `yaml:"event" json:"event"`
+	// Data maps Flow-builder variable names to record schema names.
+	Data map[string]string `yaml:"data" json:"data,omitempty"`
+}
+
+// FormRules configures the opportunity form.
+type FormRules struct {
+	OpportunityType int `yaml:"opportunity_type" json:"opportunity_type,omitempty"`
+	// Prefill maps opportunity schema names to LimeChat sources:
+	// contact.name, contact.email, contact.phone, contact.custom_attributes.X,
+	// conversation.custom_attributes.X, agent.email.
+	Prefill       map[string]string `yaml:"prefill" json:"prefill,omitempty"`
+	IncompleteTag string            `yaml:"incomplete_tag" json:"incomplete_tag,omitempty"`
+	// PageLinkTTL is how long a signed agent-page link stays valid.
+	PageLinkTTL Duration `yaml:"page_link_ttl" json:"page_link_ttl,omitempty"`
+}
+
+// FuseRules bounds actions per link to stop any loop the rules might build.
+type FuseRules struct {
+	MaxActionsPerMinute int `yaml:"max_actions_per_minute" json:"max_actions_per_minute,omitempty"`
+}
+
+// Duration is a time.Duration written as "24h" in YAML and JSON.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("not a duration like 24h: %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + time.Duration(d).String() + `"`), nil }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	v, err := time.ParseDuration(strings.Trim(string(b), `"`))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ConfigError is a configuration problem at a key path such as
+// "rules.field_tags[1].tag" or a missing environment variable.
+type ConfigError struct {
+	Path string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string { return e.Path + ": " + e.Msg }
+
+// ConfigErrors lists every problem found, so one run shows them all.
+type ConfigErrors []*ConfigError
+
+func (es ConfigErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// ParseIntegrationConfig reads YAML strictly: an unknown key is an error that
+// names its path. Secrets stay as ${ENV} references until Resolve.
+func ParseIntegrationConfig(data []byte) (*IntegrationConfig, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New("parse YAML: the file is empty")
+	}
+	var errs ConfigErrors
+	checkKeys(root.Content[0], reflect.TypeOf(IntegrationConfig{}), "", &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	var cfg IntegrationConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	return &cfg, nil
+}
+
+// checkKeys walks a mapping node against a struct type and reports keys the
+// type does not have, with their full path.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if t == reflect.TypeOf(Duration(0)) {
+				return
+			}
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a mapping"})
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			ft, ok := fields[key]
+			p := joinPath(path, key)
+			if !ok {
+				*errs = append(*errs, &ConfigError{Path: p, Msg: "unknown key"})
+				continue
+			}
+			checkKeys(n.Content[i+1], ft, p, errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return // the decoder reports type errors
+		}
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if opts == "inline" {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "(top level)"
+	}
+	return p
+}
+
+// Resolve replaces every secret's ${ENV} reference with the variable's value
+// from lookup (os.LookupEnv when nil). A secret written in clear in the file,
+// or a variable that is not set, is an error naming the key and variable.
+func (c *IntegrationConfig) Resolve(lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var errs ConfigErrors
+	secrets := []struct {
+		path     string
+		v        *string
+		required bool
+	}{
+		{"leadsquared.access_key", &c.LeadSquared.AccessKey, true},
+		{"leadsquared.secret_key", &c.LeadSquared.SecretKey, true},
+		{"limechat.api_token", &c.LimeChat.APIToken, true},
+		{"limechat.webhook_secret", &c.LimeChat.WebhookSecret, false},
+		{"flow_builder.key", &c.FlowBuilder.Key, c.FlowBuilder.URL != ""},
+	}
+	for _, s := range secrets {
+		if *s.v == "" {
+			if s.required {
+				errs = append(errs, &ConfigError{Path: s.path, Msg: "required: give a ${ENV} reference"})
+			}
+			continue
+		}
+		m := envRef.FindStringSubmatch(*s.v)
+		if m == nil {
+			*s.v = ""
+			errs = append(errs, &ConfigError{Path: s.path, Msg: "secrets must be ${ENV} references, never written in the file"})
+			continue
+		}
+		val, ok := lookup(m[1])
+		if !ok || val == "" {
+			errs = append(errs, &ConfigError{Path: s.path, Msg: fmt.Sprintf("environment variable %s is not set", m[1])})
+			continue
+		}
+		*s.v = val
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var eventPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// Validate checks values and rule consistency; call it after Resolve.
+// Defaults are filled in place.
+func (c *IntegrationConfig) Validate() error {
+	var errs ConfigErrors
+	add := func(path, msg string, args ...any) {
+		errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf(msg, args...)})
+	}
+	if !idPattern.MatchString(c.ID) {
+		add("id", "must be a slug of lowercase letters, digits and dashes (got %q)", c.ID)
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		add("name", "required")
+	}
+	if c.LeadSquared.Host == "" {
+		add("leadsquared.host", "required (for example api-in21.leadsquared.com)")
+	} else if _, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+		add("leadsquared.host", "%v", err)
+	}
+	if c.LeadSquared.RequestsPer5s == 0 {
+		c.LeadSquared.RequestsPer5s = 5
+	}
+	if c.LeadSquared.RequestsPer5s < 1 || c.LeadSquared.RequestsPer5s > 100 {
+		add("leadsquared.requests_per_5s", "must be between 1 and 100 (your plan's limit; Pro is 5)")
+	}
+	if _, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
+		add("limechat.base_url", "required: a URL such as https://app.limechat.ai")
+	}
+	if c.LimeChat.AccountID <= 0 {
+		add("limechat.account_id", "required: a positive number")
+	}
+	if c.LimeChat.InboxID <= 0 {
+		add("limechat.inbox_id", "required: a positive number")
+	}
+	if c.FlowBuilder.URL != "" {
+		if _, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+			add("flow_builder.url", "%v", err)
+		}
+		if c.FlowBuilder.AccountID == "" {
+			add("flow_builder.account_id", "required when flow_builder.url is set")
+		}
+	}
+	c.Rules.validate(c.FlowBuilder.URL != "", add)
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any)) {
+	if !r.Sync.Leads && !r.Sync.Opportunities {
+		add("sync", "enable leads, opportunities or both")
+	}
+	for i, t := range r.Sync.OpportunityTypes {
+		if t <= 0 {
+			add(fmt.Sprintf("sync.opportunity_types[%d]", i), "must be a positive type code")
+		}
+	}
+	kindOK := func(path string, k RecordKind, allowEmpty bool) {
+		if k == "" && allowEmpty {
+			return
+		}
+		if k != KindLead && k != KindOpportunity {
+			add(path, "must be lead or opportunity (got %q)", k)
+		}
+	}
+	for i, ft := range r.FieldTags {
+		p := fmt.Sprintf("field_tags[%d]", i)
+		kindOK(p+".record", ft.Record, true)
+		if ft.Field == "" {
+			add(p+".field", "required")
+		}
+		if strings.TrimSpace(ft.Tag) == "" {
+			add(p+".tag", "required")
+		}
+	}
+	for i, tf := range r.TagFields {
+		p := fmt.Sprintf("tag_fields[%d]", i)
+		kindOK(p+".record", tf.Record, true)
+		if tf.Tag == "" {
+			add(p+".tag", "required")
+		}
+		if len(tf.Set) == 0 {
+			add(p+".set", "required: the fields to set")
+		}
+		for f := range tf.Set {
+			if f == "OwnerId" || f == "Owner" {
+				add(p+".set."+f, "the owner follows the assigned agent; it cannot be set by a tag")
+			}
+		}
+	}
+	for i, tn := range r.TagNotes {
+		p := fmt.Sprintf("tag_activities[%d]", i)
+		if tn.Tag == "" {
+			add(p+".tag", "required")
+		}
+		if tn.ActivityEvent <= 0 {
+			add(p+".activity_event", "required: the activity type code")
+		}
+	}
+	for i, c := range r.Campaigns {
+		p := fmt.Sprintf("campaigns[%d]", i)
+		kindOK(p+".record", c.Record, false)
+		if c.Field == "" {
+			add(p+".field", "required (ProspectStage for leads; Status or mx_Custom_2 for opportunities)")
+		}
+		if c.To == "" {
+			add(p+".to", "required")
+		}
+		if !eventPattern.MatchString(c.Event) {
+			add(p+".event", "required, without spaces (Flow-builder event names are snake_case)")
+		}
+		if !haveFlowBuilder {
+			add(p, "campaigns need flow_builder.url, account_id and key")
+		}
+	}
+	for schema, src := range r.Form.Prefill {
+		if !validPrefill(src) {
+			add("form.prefill."+schema, "unknown source %q (use contact.name, contact.email, contact.phone, contact.custom_attributes.X, conversation.custom_attributes.X or agent.email)", src)
+		}
+	}
+	if r.Form.PageLinkTTL == 0 {
+		r.Form.PageLinkTTL = Duration(24 * time.Hour)
+	}
+	if r.Fuse.MaxActionsPerMinute == 0 {
+		r.Fuse.MaxActionsPerMinute = 30
+	}
+	if r.Fuse.MaxActionsPerMinute < 0 {
+		add("fuse.max_actions_per_minute", "must be positive")
+	}
+	if cyc := r.pingPong(); cyc != "" {
+		add("tag_fields", "rules ping-pong: %s", cyc)
+	}
+}
+
+func validPrefill(src string) bool {
+	switch src {
+	case "contact.name", "contact.first_name", "contact.last_name", "contact.email", "contact.phone", "agent.email", "conversation.id":
+		return true
+	}
+	for _, p := range []string{"contact.custom_attributes.", "conversation.custom_attributes.", "literal:"} {
+		if strings.HasPrefix(src, p) && len(src) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pingPong finds a tag whose field update triggers a field rule adding a tag
+// whose field update sets the same field to a different value: each side
+// would keep undoing the other.
+func (r *Rules) pingPong() string {
+	for _, a := range r.TagFields {
+		for field, v := range a.Set {
+			for _, ft := range r.FieldTags {
+				if ft.Field != field || (ft.Value != "" && ft.Value != v) {
+					continue
+				}
+				for _, b := range r.TagFields {
+					if b.Tag != ft.Tag {
+						continue
+					}
+					if w, ok := b.Set[field]; ok && w != v {
+						return fmt.Sprintf("tag %q sets %s=%q, which adds tag %q, which sets %s=%q", a.Tag, field, v, b.Tag, field, w)
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// NormalizeBaseURL turns "api-in21.leadsquared.com" or a URL into a base URL
+// without a trailing slash.
+func NormalizeBaseURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("not a host or http(s) URL: %q", s)
+	}
+	if u.User != nil {
+		return "", errors.New("credentials do not belong in the URL")
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// WatchedFields lists the record fields some rule looks at, by kind; only
+// these are kept in a link's fields snapshot.
+func (r *Rules) WatchedFields(kind RecordKind) []string {
+	set := map[string]bool{}
+	for _, ft := range r.FieldTags {
+		if ft.Record == "" || ft.Record == kind {
+			set[ft.Field] = true
+		}
+	}
+	for _, c := range r.Campaigns {
+		if c.Record == kind {
+			set[c.Field] = true
+			for _, f := range c.Data {
+				set[f] = true
+			}
+		}
+	}
+	for _, tf := range r.TagFields {
+		if tf.Record == "" || tf.Record == kind {
+			for f := range tf.Set {
+				set[f] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -19,7 +19,7 @@ var dataTypes = map[string]string{
 	"phone": "Phone", "phonenumber": "Phone",
 	"website": "Website", "url": "Website",
 	"date": "Date", "datetime": "Date",
-	"time": "Time",
+	"time":   "Time",
 	"select": "Select", "dropdown": "Select", "selectlist": "Select", "multiselect": "Select",
 	"radio": "Select", "searchabledropdown": "Select", "dropdownwithothers": "Select",
 	"boolean": "Boolean", "bool": "Boolean", "bit": "Boolean", "checkbox": "Boolean",

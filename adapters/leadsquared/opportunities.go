@@ -222,4 +222,3 @@ func (c *Client) OpportunityTypeMetadata(ctx context.Context, code int) ([]servi
 	}
 	return out, nil
 }
-

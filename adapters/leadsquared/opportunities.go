@@ -24,7 +24,8 @@ const (
 // rules LeadSquared creates a new opportunity on every call: look first
 // (OpportunitiesOfLead) when retrying. When LeadSquared reports a duplicate,
 // Created is false and OpportunityID is the existing one. LeadID is c.LeadID
-// or whatever lead id the answer carries ("" when it carries none).
+// or the lead id the answer carries, else the one GetOpportunity reads back
+// ("" only when that read fails).
 func (c *Client) CaptureOpportunity(ctx context.Context, oc service.OpportunityCapture) (service.CaptureResult, error) {
 	const op = "Capture"
 	var lead []attribute
@@ -86,6 +87,14 @@ func (c *Client) CaptureOpportunity(ctx context.Context, oc service.OpportunityC
 	}
 	if res.OpportunityID == "" {
 		return service.CaptureResult{}, unusable(op, http.StatusOK, "answer carries no opportunity id")
+	}
+	if res.LeadID == "" {
+		// Matched by e-mail or phone and the answer does not say which lead:
+		// read it back. The opportunity exists either way, so a failed read
+		// leaves LeadID empty rather than failing the capture.
+		if rec, err := c.GetOpportunity(ctx, res.OpportunityID); err == nil {
+			res.LeadID = rec.LeadID
+		}
 	}
 	return res, nil
 }

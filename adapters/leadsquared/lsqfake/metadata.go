@@ -1,0 +1,179 @@
+package lsqfake
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// DefaultLeadFields is the lead metadata a new Fake starts with.
+func DefaultLeadFields() []service.FieldMeta {
+	return []service.FieldMeta{
+		{SchemaName: "FirstName", DisplayName: "First Name", DataType: "Text", MaxLength: 100},
+		{SchemaName: "LastName", DisplayName: "Last Name", DataType: "Text", MaxLength: 100},
+		{SchemaName: "EmailAddress", DisplayName: "Email", DataType: "Email", MaxLength: 100},
+		{SchemaName: "Phone", DisplayName: "Phone Number", DataType: "Phone", MaxLength: 50},
+		{SchemaName: "Mobile", DisplayName: "Mobile Number", DataType: "Phone", MaxLength: 50},
+		{SchemaName: "Company", DisplayName: "Company", DataType: "Text", MaxLength: 200},
+		{SchemaName: "Source", DisplayName: "Lead Source", DataType: "Select", Options: []string{"WhatsApp", "Website", "Referral", "API"}},
+		{SchemaName: "ProspectStage", DisplayName: "Lead Stage", DataType: "Select",
+			Options: []string{"Prospect", "Opportunity", "Customer", "Invalid", "Not Interested"}},
+		{SchemaName: "OwnerId", DisplayName: "Lead Owner", DataType: "Text"},
+		{SchemaName: "mx_City", DisplayName: "City", DataType: "Text", MaxLength: 200},
+		{SchemaName: "mx_Budget", DisplayName: "Budget", DataType: "Number"},
+		{SchemaName: "mx_Check_In", DisplayName: "Check In", DataType: "Date"},
+		{SchemaName: "mx_Interest", DisplayName: "Interest", DataType: "Select", Options: []string{"Villa", "Apartment", "Resort"}},
+		{SchemaName: "mx_Preferred_Language", DisplayName: "Preferred Language", DataType: "Select",
+			Options: []string{"English", "Hindi", "Tamil", "Malayalam"}},
+	}
+}
+
+// DefaultOpportunityFields is the field set of the default opportunity type.
+func DefaultOpportunityFields() []service.FieldMeta {
+	return []service.FieldMeta{
+		{SchemaName: "mx_Custom_1", DisplayName: "Opportunity Name", DataType: "Text", Required: true, MaxLength: 200},
+		{SchemaName: "Status", DisplayName: "Status", DataType: "Select", Required: true, Options: []string{"Open", "Won", "Lost"}},
+		{SchemaName: "mx_Custom_2", DisplayName: "Stage", DataType: "Select", Options: []string{"New", "Reachable", "Qualified", "Booked"}},
+		{SchemaName: "Owner", DisplayName: "Owner", DataType: "Text"},
+		{SchemaName: "mx_Custom_3", DisplayName: "City", DataType: "Text", MaxLength: 200},
+		{SchemaName: "mx_Custom_4", DisplayName: "Check-in", DataType: "Date", Required: true},
+		{SchemaName: "mx_Custom_5", DisplayName: "Check-out", DataType: "Date"},
+		{SchemaName: "mx_Custom_6", DisplayName: "Guests", DataType: "Number"},
+		{SchemaName: "mx_Custom_7", DisplayName: "Budget", DataType: "Number"},
+	}
+}
+
+// AddLeadField adds (or replaces, by schema name) a lead field in the metadata.
+func (f *Fake) AddLeadField(m service.FieldMeta) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.leadMeta, func(x service.FieldMeta) bool { return x.SchemaName == m.SchemaName })
+	if i >= 0 {
+		f.leadMeta[i] = m
+		return
+	}
+	f.leadMeta = append(f.leadMeta, m)
+}
+
+// AddActivityType registers an activity type code the activity calls accept.
+func (f *Fake) AddActivityType(code int, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.activityTypes[code] = name
+}
+
+// handleLeadMetadata answers LeadsMetaData.Get: system select fields list
+// options as strings (old tenants), custom ones as [{"Value","Text"}] (new).
+func (f *Fake) handleLeadMetadata(url.Values, []byte) reply {
+	out := make([]map[string]any, 0, len(f.leadMeta))
+	for _, m := range f.leadMeta {
+		item := map[string]any{
+			"SchemaName": m.SchemaName, "DisplayName": m.DisplayName, "DataType": m.DataType,
+			"IsMandatory": m.Required, "MaxLength": m.MaxLength, "RenderType": renderType(m.DataType),
+			"IsVisible": true, "IsSearchable": true, "DefaultValue": "", "AllowMultiple": false,
+			"IsLeadIdentifier": m.SchemaName == "EmailAddress" || m.SchemaName == "Phone",
+			"LockAfterCreate":  false, "Options": nil,
+		}
+		if len(m.Options) > 0 {
+			if strings.HasPrefix(m.SchemaName, "mx_") {
+				opts := make([]map[string]string, 0, len(m.Options))
+				for _, o := range m.Options {
+					opts = append(opts, map[string]string{"Value": o, "Text": o})
+				}
+				item["Options"] = opts
+			} else {
+				item["Options"] = m.Options
+			}
+		}
+		out = append(out, item)
+	}
+	return ok(out)
+}
+
+// renderType is a plausible RenderType number per data type.
+func renderType(dataType string) int {
+	switch dataType {
+	case "Select":
+		return 4
+	case "Date":
+		return 6
+	case "Number":
+		return 2
+	}
+	return 0
+}
+
+// lsqDataType is how opportunity metadata names a canonical type.
+func lsqDataType(canonical string) string {
+	switch canonical {
+	case "Text":
+		return "String"
+	case "Select":
+		return "Dropdown"
+	case "Date":
+		return "Date"
+	}
+	return canonical
+}
+
+// optionSet renders options as the JSON string opportunity metadata carries.
+func optionSet(opts []string) string {
+	if len(opts) == 0 {
+		return ""
+	}
+	items := make([]map[string]string, 0, len(opts))
+	for _, o := range opts {
+		items = append(items, map[string]string{"label": o, "value": o})
+	}
+	b, _ := json.Marshal(items)
+	return string(b)
+}
+
+// oppFieldItem is one metadata or details entry of an opportunity field.
+func oppFieldItem(m service.FieldMeta) map[string]any {
+	return map[string]any{
+		"SchemaName": m.SchemaName, "DisplayName": m.DisplayName, "DataType": lsqDataType(m.DataType),
+		"IsMandatory": m.Required, "OptionSet": optionSet(m.Options), "ParentField": "",
+		"IsReadOnly": m.ReadOnly, "MaxFieldLength": strconv.Itoa(cmpInt(m.MaxLength, 200)),
+	}
+}
+
+// handleOpportunityTypeMetadata answers GetOpportunityTypeMetadata?code=.
+func (f *Fake) handleOpportunityTypeMetadata(q url.Values, _ []byte) reply {
+	code, err := strconv.Atoi(param(q, "code"))
+	if err != nil || code != f.opts.OpportunityType {
+		return f.mxError("MXInvalidInputException", "Invalid opportunity type code")
+	}
+	fields := make([]map[string]any, 0, len(f.oppMeta))
+	for _, m := range f.oppMeta {
+		fields = append(fields, oppFieldItem(m))
+	}
+	return ok(map[string]any{
+		"DisplayName": f.opts.OpportunityTypeName, "EventCode": code, "CanDelete": false, "Fields": fields,
+	})
+}
+
+// param reads a query parameter by name, ignoring case (WCF does).
+func param(q url.Values, name string) string {
+	if v, ok := q[name]; ok && len(v) > 0 {
+		return v[0]
+	}
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// cmpInt returns a unless it is zero.
+func cmpInt(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}

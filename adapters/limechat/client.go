@@ -102,6 +102,8 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 	}
 	r := request{
 		op: op, method: method, url: u, body: body,
+		// POST /conversations/filter only reads.
+		read:    method == http.MethodGet || strings.HasSuffix(path, "/filter"),
 		header:  map[string]string{"api_access_token": c.token},
 		hc:      c.hc,
 		timeout: c.timeout,
@@ -113,16 +115,16 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 			return nil
 		}
 		wait, ok := c.retryWait(err, attempt)
-		if !ok || ctx.Err() != nil {
+		if !ok {
 			return err
 		}
 		if deadline, has := ctx.Deadline(); has && time.Until(deadline) < wait {
-			return err
+			return err // no time left to retry; the caller's outer loop will
 		}
 		if sleep(ctx, wait) != nil {
 			gaveUp := *err
-			gaveUp.Err = ctx.Err()
-			gaveUp.Message = redact(err.Message+"; gave up: "+ctx.Err().Error(), c.token)
+			gaveUp.Err = errors.Join(ctx.Err(), err.Err)
+			gaveUp.Message = redact(err.Message+"; gave up retrying: "+ctx.Err().Error(), c.token)
 			return &gaveUp
 		}
 	}
@@ -168,6 +170,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 type request struct {
 	op, method, url string
 	body            []byte
+	// read marks a call without effects: an unreadable answer is retryable.
+	read bool
 	// header holds exact header names (api_access_token, x-limechat-uat…),
 	// written as given rather than canonicalized.
 	header  map[string]string
@@ -226,7 +230,7 @@ func (r *request) send(ctx context.Context, out any) *APIError {
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		class := service.ClassRetryable
-		if r.method != http.MethodGet {
+		if !r.read {
 			class = service.ClassUncertain // the write happened; its result is unreadable
 		}
 		return &APIError{Op: r.op, StatusCode: resp.StatusCode, Message: redact("decode response: "+err.Error(), r.secrets...), Err: err, class: class, written: true}

@@ -15,8 +15,8 @@ import (
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
-func newTestClient(url string, timeout time.Duration) *Client {
-	return New(Config{BaseURL: url + "/", AccountID: testAccount, APIToken: testToken, Timeout: timeout})
+func newTestClient(srv *scripted, timeout time.Duration) *Client {
+	return New(Config{BaseURL: srv.url + "/", AccountID: testAccount, APIToken: testToken, Timeout: timeout, HTTPClient: srv.client})
 }
 
 // sameJSON compares values by their JSON form (times as RFC 3339, maps sorted).
@@ -67,7 +67,7 @@ func scenarios() []scenario {
 	return []scenario{
 		{"success", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{body: mc.ok, header: map[string]string{"Content-Type": "application/json"}})
-			got, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			got, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			if err != nil {
 				t.Fatalf("call: %v", err)
 			}
@@ -89,7 +89,7 @@ func scenarios() []scenario {
 		}},
 		{"401 is permanent", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 401, body: `{"error":"Invalid Access Token"}`})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			ae := asAPIError(t, err)
 			if ae.StatusCode != 401 || ae.Class() != service.ClassPermanent || ae.Message != "Invalid Access Token" || errors.Is(err, service.ErrNotFound) {
 				t.Errorf("got %+v class %v", ae, ae.Class())
@@ -100,7 +100,7 @@ func scenarios() []scenario {
 		}},
 		{"404 wraps ErrNotFound", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 404, body: `{"error":"Resource could not be found"}`})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			ae := asAPIError(t, err)
 			if !errors.Is(err, service.ErrNotFound) || ae.Class() != service.ClassPermanent || ae.Message != "Resource could not be found" {
 				t.Errorf("got %v class %v", err, ae.Class())
@@ -108,7 +108,7 @@ func scenarios() []scenario {
 		}},
 		{"422 carries message and attributes", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 422, body: `{"message":"Email has already been taken","attributes":["email"]}`})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			ae := asAPIError(t, err)
 			if ae.Class() != service.ClassPermanent || ae.Message != "Email has already been taken" || len(ae.Attributes) != 1 || ae.Attributes[0] != "email" {
 				t.Errorf("got %+v", ae)
@@ -116,7 +116,7 @@ func scenarios() []scenario {
 		}},
 		{"429 with long Retry-After returns at once", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 429, header: map[string]string{"Retry-After": "30"}, body: "Retry later\n"})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			class, after := service.ClassOf(err)
 			if class != service.ClassRateLimited || after != 30*time.Second {
 				t.Errorf("class %v after %v, want rate_limited 30s (%v)", class, after, err)
@@ -128,7 +128,7 @@ func scenarios() []scenario {
 		{"429 with HTTP-date Retry-After", func(t *testing.T, mc methodCase) {
 			date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 			srv := newScripted(t, reply{status: 429, header: map[string]string{"Retry-After": date}})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			class, after := service.ClassOf(err)
 			if class != service.ClassRateLimited || after < 80*time.Second || after > 90*time.Second {
 				t.Errorf("class %v after %v, want rate_limited ~90s", class, after)
@@ -136,7 +136,7 @@ func scenarios() []scenario {
 		}},
 		{"429 with short Retry-After is retried", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 429, header: map[string]string{"Retry-After": "0"}}, reply{body: mc.ok})
-			got, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			got, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			if err != nil {
 				t.Fatalf("call: %v", err)
 			}
@@ -150,7 +150,7 @@ func scenarios() []scenario {
 				reply{status: 503, body: "<html>Service Unavailable</html>"},
 				reply{status: 500, body: `{"error":"Internal Server Error"}`},
 				reply{body: mc.ok})
-			got, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			got, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			if err != nil {
 				t.Fatalf("call: %v", err)
 			}
@@ -161,7 +161,7 @@ func scenarios() []scenario {
 		}},
 		{"5xx until retries run out", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{status: 502, body: "Bad Gateway"})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, time.Second))
+			_, err := mc.call(context.Background(), newTestClient(srv, time.Second))
 			ae := asAPIError(t, err)
 			if ae.Class() != service.ClassRetryable || ae.StatusCode != 502 || ae.Message != "Bad Gateway" {
 				t.Errorf("got %+v class %v", ae, ae.Class())
@@ -174,7 +174,7 @@ func scenarios() []scenario {
 			srv := newScripted(t, reply{body: mc.ok})
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			_, err := mc.call(ctx, newTestClient(srv.url, time.Second))
+			_, err := mc.call(ctx, newTestClient(srv, time.Second))
 			asAPIError(t, err)
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("error %v does not wrap context.Canceled", err)
@@ -187,7 +187,7 @@ func scenarios() []scenario {
 			srv := newScripted(t, reply{hang: true})
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() { <-srv.arrived; cancel() }()
-			_, err := mc.call(ctx, newTestClient(srv.url, 10*time.Second))
+			_, err := mc.call(ctx, newTestClient(srv, 10*time.Second))
 			ae := asAPIError(t, err)
 			if !errors.Is(err, context.Canceled) || ae.Class() != service.ClassUncertain {
 				t.Errorf("got %v class %v, want context.Canceled and uncertain", err, ae.Class())
@@ -195,7 +195,7 @@ func scenarios() []scenario {
 		}},
 		{"no answer after the request was written is uncertain and not retried", func(t *testing.T, mc methodCase) {
 			srv := newScripted(t, reply{hang: true})
-			_, err := mc.call(context.Background(), newTestClient(srv.url, 100*time.Millisecond))
+			_, err := mc.call(context.Background(), newTestClient(srv, 100*time.Millisecond))
 			ae := asAPIError(t, err)
 			if ae.Class() != service.ClassUncertain || ae.StatusCode != 0 {
 				t.Errorf("got %v class %v, want uncertain", err, ae.Class())
@@ -222,7 +222,7 @@ func scenarios() []scenario {
 				t.Skip("method ignores the answer body")
 			}
 			srv := newScripted(t, reply{body: `{"payload":`})
-			_, err := mc.call(context.Background(), New(Config{BaseURL: srv.url, AccountID: testAccount, APIToken: testToken, Retries: -1}))
+			_, err := mc.call(context.Background(), New(Config{BaseURL: srv.url, HTTPClient: srv.client, AccountID: testAccount, APIToken: testToken, Retries: -1}))
 			ae := asAPIError(t, err)
 			want := service.ClassRetryable
 			if mc.wantWrite {
@@ -257,7 +257,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 			t.Parallel()
 			for _, mc := range methodCases() {
 				srv := newScripted(t, tc.replies...)
-				_, err := mc.call(context.Background(), New(Config{BaseURL: srv.url, AccountID: testAccount, APIToken: testToken, Timeout: tc.timeout, Retries: -1}))
+				_, err := mc.call(context.Background(), New(Config{BaseURL: srv.url, HTTPClient: srv.client, AccountID: testAccount, APIToken: testToken, Timeout: tc.timeout, Retries: -1}))
 				if err == nil {
 					continue // methods that ignore the body succeed on bad JSON
 				}
@@ -278,7 +278,7 @@ func TestPagingReadsEveryPage(t *testing.T) {
 		srv := newScripted(t,
 			reply{body: `{"meta":{"count":3,"current_page":"1"},"payload":[` + contact("1") + `,` + contact("2") + `]}`},
 			reply{body: `{"meta":{"count":3,"current_page":"2"},"payload":[` + contact("3") + `]}`})
-		got, err := newTestClient(srv.url, time.Second).SearchContacts(context.Background(), "c")
+		got, err := newTestClient(srv, time.Second).SearchContacts(context.Background(), "c")
 		if err != nil || len(got) != 3 || got[2].ID != 3 {
 			t.Fatalf("got %+v, %v", got, err)
 		}
@@ -291,7 +291,7 @@ func TestPagingReadsEveryPage(t *testing.T) {
 		srv := newScripted(t,
 			reply{body: `{"meta":{"all_count":3},"payload":[` + conv("9") + `,` + conv("8") + `]}`},
 			reply{body: `{"meta":{"all_count":3},"payload":[` + conv("7") + `]}`})
-		got, err := newTestClient(srv.url, time.Second).FindConversationsByAttribute(context.Background(), "k", "v")
+		got, err := newTestClient(srv, time.Second).FindConversationsByAttribute(context.Background(), "k", "v")
 		if err != nil || len(got) != 3 || got[2].ID != 7 {
 			t.Fatalf("got %+v, %v", got, err)
 		}
@@ -302,7 +302,7 @@ func TestPagingReadsEveryPage(t *testing.T) {
 	t.Run("a server ignoring page stops at the page limit", func(t *testing.T) {
 		t.Parallel()
 		srv := newScripted(t, reply{body: `{"meta":{"count":1000},"payload":[` + contact("1") + `]}`})
-		got, err := newTestClient(srv.url, time.Second).SearchContacts(context.Background(), "c")
+		got, err := newTestClient(srv, time.Second).SearchContacts(context.Background(), "c")
 		if err != nil || len(got) != maxPages {
 			t.Fatalf("got %d contacts, %v; want %d", len(got), err, maxPages)
 		}

@@ -17,8 +17,8 @@ const (
 	testFBAccount = "fb-acct-3"
 )
 
-func newTestFlowBuilder(url string, timeout time.Duration) *FlowBuilder {
-	return NewFlowBuilder(FlowBuilderConfig{BaseURL: url, AccountID: testFBAccount, Key: testFBKey, Timeout: timeout})
+func newTestFlowBuilder(srv *scripted, timeout time.Duration) *FlowBuilder {
+	return NewFlowBuilder(FlowBuilderConfig{BaseURL: srv.url, AccountID: testFBAccount, Key: testFBKey, Timeout: timeout, HTTPClient: srv.client})
 }
 
 var testFlowEvent = service.FlowEvent{
@@ -68,7 +68,7 @@ func TestFlowBuilderSendEvent(t *testing.T) {
 				replies = []reply{{}}
 			}
 			srv := newScripted(t, replies...)
-			err := newTestFlowBuilder(srv.url, tc.timeout).SendEvent(context.Background(), tc.ev)
+			err := newTestFlowBuilder(srv, tc.timeout).SendEvent(context.Background(), tc.ev)
 			reqs := srv.requests()
 			if len(reqs) != tc.want.requests {
 				t.Errorf("%d requests, want %d", len(reqs), tc.want.requests)
@@ -107,7 +107,7 @@ func TestFlowBuilderSendEvent(t *testing.T) {
 func TestFlowBuilderNilDataIsAnObject(t *testing.T) {
 	t.Parallel()
 	srv := newScripted(t, reply{})
-	if err := newTestFlowBuilder(srv.url, time.Second).SendEvent(context.Background(), service.FlowEvent{DistinctID: "d", Event: "e"}); err != nil {
+	if err := newTestFlowBuilder(srv, time.Second).SendEvent(context.Background(), service.FlowEvent{DistinctID: "d", Event: "e"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(srv.requests()[0].Body); got != `{"distinct_id":"d","phone":"","event":"e","data":{}}` {
@@ -135,7 +135,7 @@ func TestFlowBuilderContextCancelled(t *testing.T) {
 	srv := newScripted(t, reply{hang: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-srv.arrived; cancel() }()
-	err := newTestFlowBuilder(srv.url, 10*time.Second).SendEvent(ctx, testFlowEvent)
+	err := newTestFlowBuilder(srv, 10*time.Second).SendEvent(ctx, testFlowEvent)
 	ae := asAPIError(t, err)
 	if !errors.Is(err, context.Canceled) || ae.Class() != service.ClassUncertain {
 		t.Errorf("got %v class %v", err, ae.Class())
@@ -154,7 +154,7 @@ func TestFlowBuilderKeyNeverInErrors(t *testing.T) {
 		{hang: true},
 	} {
 		srv := newScripted(t, rep)
-		err := newTestFlowBuilder(srv.url, 50*time.Millisecond).SendEvent(context.Background(), testFlowEvent)
+		err := newTestFlowBuilder(srv, 50*time.Millisecond).SendEvent(context.Background(), testFlowEvent)
 		if err == nil || strings.Contains(err.Error(), testFBKey) {
 			t.Errorf("reply %d: error %v", rep.status, err)
 		}

@@ -33,6 +33,9 @@ type scripted struct {
 	// arrived gets one value per request, so tests can act mid-request.
 	arrived chan struct{}
 	url     string
+	// client has its own transport: parallel tests closing their servers
+	// close http.DefaultTransport's idle connections under each other.
+	client *http.Client
 }
 
 func newScripted(t *testing.T, replies ...reply) *scripted {
@@ -41,6 +44,7 @@ func newScripted(t *testing.T, replies ...reply) *scripted {
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
+	s.client = srv.Client()
 	return s
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 const linkGet = `-- name: LinkGet :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
 `
 
 type LinkGetParams struct {
@@ -34,6 +34,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -47,7 +48,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 }
 
 const linkGetByRecord = `-- name: LinkGetByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 `
 
 type LinkGetByRecordParams struct {
@@ -71,6 +72,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -84,7 +86,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
 `
 
 type LinkGetByTicketParams struct {
@@ -107,6 +109,7 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -125,7 +128,7 @@ INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, c
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
-RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at
+RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at
 `
 
 type LinkInsertParams struct {
@@ -177,6 +180,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -190,7 +194,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 }
 
 const linkListActive = `-- name: LinkListActive :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
 WHERE integration_id = $1 AND state = 'active' AND id > $2
 ORDER BY id LIMIT $3
 `
@@ -222,6 +226,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 			&i.OwnerChangedAt,
 			&i.Labels,
 			&i.Fields,
+			&i.Written,
 			&i.LsqSeenAt,
 			&i.LimechatSeenAt,
 			&i.State,
@@ -242,7 +247,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 }
 
 const linkLock = `-- name: LinkLock :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LinkLockParams struct {
@@ -265,6 +270,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -278,7 +284,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 }
 
 const linkLockByRecord = `-- name: LinkLockByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
 WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 FOR UPDATE
 `
@@ -304,6 +310,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -317,7 +324,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -340,6 +347,7 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.OwnerChangedAt,
 		&i.Labels,
 		&i.Fields,
+		&i.Written,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -352,19 +360,45 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 	return i, err
 }
 
+const linkRecordWrite = `-- name: LinkRecordWrite :exec
+UPDATE links SET written = written || jsonb_build_object($1::text, jsonb_build_object('v', $2::text, 'at', $3::timestamptz))
+WHERE integration_id = $4 AND id = $5
+`
+
+type LinkRecordWriteParams struct {
+	Key           string
+	Value         string
+	At            time.Time
+	IntegrationID string
+	ID            int64
+}
+
+// Remembers a value the relay wrote to a platform (see links.written).
+func (q *Queries) LinkRecordWrite(ctx context.Context, arg LinkRecordWriteParams) error {
+	_, err := q.db.Exec(ctx, linkRecordWrite,
+		arg.Key,
+		arg.Value,
+		arg.At,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	return err
+}
+
 const linkSaveState = `-- name: LinkSaveState :exec
 UPDATE links SET
     owner_email = $1,
     owner_changed_at = $2,
     labels = $3,
     fields = $4,
-    lsq_seen_at = $5,
-    limechat_seen_at = $6,
-    state = $7,
-    paused_at = $8,
-    paused_reason = $9,
+    written = $5,
+    lsq_seen_at = $6,
+    limechat_seen_at = $7,
+    state = $8,
+    paused_at = $9,
+    paused_reason = $10,
     updated_at = now()
-WHERE integration_id = $10 AND id = $11
+WHERE integration_id = $11 AND id = $12
 `
 
 type LinkSaveStateParams struct {
@@ -372,6 +406,7 @@ type LinkSaveStateParams struct {
 	OwnerChangedAt *time.Time
 	Labels         []string
 	Fields         []byte
+	Written        []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
 	State          string
@@ -389,6 +424,7 @@ func (q *Queries) LinkSaveState(ctx context.Context, arg LinkSaveStateParams) er
 		arg.OwnerChangedAt,
 		arg.Labels,
 		arg.Fields,
+		arg.Written,
 		arg.LsqSeenAt,
 		arg.LimechatSeenAt,
 		arg.State,
@@ -401,7 +437,8 @@ func (q *Queries) LinkSaveState(ctx context.Context, arg LinkSaveStateParams) er
 }
 
 const linkSetTicket = `-- name: LinkSetTicket :exec
-UPDATE links SET ticket_id = $1, contact_id = $2, state = 'active', updated_at = now()
+UPDATE links SET ticket_id = $1, contact_id = coalesce($2, contact_id),
+    state = CASE WHEN state = 'pending_ticket' THEN 'active' ELSE state END, updated_at = now()
 WHERE integration_id = $3 AND id = $4
 `
 

@@ -147,6 +147,7 @@ type Link struct {
 	OwnerChangedAt *time.Time
 	Labels         []string
 	Fields         []byte
+	Written        []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
 	State          string

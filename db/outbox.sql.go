@@ -346,21 +346,28 @@ func (q *Queries) OutboxMarkMerged(ctx context.Context, arg OutboxMarkMergedPara
 }
 
 const outboxMarkRetry = `-- name: OutboxMarkRetry :execrows
-UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = $1, next_attempt_at = $2
-WHERE integration_id = $3 AND id = $4 AND status = 'delivering'
+UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = $1, outcome = $2,
+    next_attempt_at = $3, attempts = greatest(attempts - $4::int, 0)
+WHERE integration_id = $5 AND id = $6 AND status = 'delivering'
 `
 
 type OutboxMarkRetryParams struct {
 	LastError     string
+	Outcome       string
 	NextAttemptAt time.Time
+	Refund        int32
 	IntegrationID string
 	ID            int64
 }
 
+// Puts a failed delivery back; refund gives back the attempt when the
+// failure was the platform's rate limit rather than the action's fault.
 func (q *Queries) OutboxMarkRetry(ctx context.Context, arg OutboxMarkRetryParams) (int64, error) {
 	result, err := q.db.Exec(ctx, outboxMarkRetry,
 		arg.LastError,
+		arg.Outcome,
 		arg.NextAttemptAt,
+		arg.Refund,
 		arg.IntegrationID,
 		arg.ID,
 	)
@@ -401,28 +408,60 @@ func (q *Queries) OutboxNextDue(ctx context.Context) (time.Time, error) {
 	return column_1, err
 }
 
-const outboxPendingSameKind = `-- name: OutboxPendingSameKind :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox
-WHERE integration_id = $1 AND link_id = $2 AND kind = $3
-  AND status = 'pending' AND id > $4
-ORDER BY id
-FOR UPDATE SKIP LOCKED
+const outboxOpenKinds = `-- name: OutboxOpenKinds :many
+SELECT DISTINCT kind FROM outbox
+WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
 `
 
-type OutboxPendingSameKindParams struct {
+type OutboxOpenKindsParams struct {
 	IntegrationID string
 	LinkID        int64
-	Kind          string
+}
+
+// Kinds of the link's actions not yet finished: values those actions will
+// write are not trusted from snapshots meanwhile.
+func (q *Queries) OutboxOpenKinds(ctx context.Context, arg OutboxOpenKindsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, outboxOpenKinds, arg.IntegrationID, arg.LinkID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var kind string
+		if err := rows.Scan(&kind); err != nil {
+			return nil, err
+		}
+		items = append(items, kind)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const outboxPendingOfKinds = `-- name: OutboxPendingOfKinds :many
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox
+WHERE integration_id = $1 AND link_id = $2 AND kind = ANY($3::text[])
+  AND status = 'pending' AND id > $4
+ORDER BY id
+`
+
+type OutboxPendingOfKindsParams struct {
+	IntegrationID string
+	LinkID        int64
+	Kinds         []string
 	AfterID       int64
 }
 
-// Waiting actions of one kind on one link after a claimed one, for batching
-// several LeadSquared updates of one record into one call.
-func (q *Queries) OutboxPendingSameKind(ctx context.Context, arg OutboxPendingSameKindParams) ([]Outbox, error) {
-	rows, err := q.db.Query(ctx, outboxPendingSameKind,
+// Waiting actions of some kinds on one link after a claimed one, for folding
+// several LeadSquared updates of one record into one call. Only the link's
+// head can be claimed, so these rows cannot be taken by another relay.
+func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfKindsParams) ([]Outbox, error) {
+	rows, err := q.db.Query(ctx, outboxPendingOfKinds,
 		arg.IntegrationID,
 		arg.LinkID,
-		arg.Kind,
+		arg.Kinds,
 		arg.AfterID,
 	)
 	if err != nil {

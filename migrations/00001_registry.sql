@@ -59,6 +59,9 @@ CREATE TABLE links (
     owner_changed_at timestamptz,
     labels           text[] NOT NULL DEFAULT '{}',
     fields           jsonb NOT NULL DEFAULT '{}',
+    -- What lsqbridge itself last wrote to each side, and when: an inbound
+    -- change to exactly that value, no older than the write, is its echo.
+    written          jsonb NOT NULL DEFAULT '{}',
     lsq_seen_at      timestamptz,
     limechat_seen_at timestamptz,
     state            text NOT NULL DEFAULT 'pending_ticket' CHECK (state IN ('pending_ticket', 'active', 'unlinked')),

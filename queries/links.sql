@@ -36,6 +36,7 @@ UPDATE links SET
     owner_changed_at = sqlc.narg(owner_changed_at),
     labels = @labels,
     fields = @fields,
+    written = @written,
     lsq_seen_at = sqlc.narg(lsq_seen_at),
     limechat_seen_at = sqlc.narg(limechat_seen_at),
     state = @state,
@@ -44,9 +45,15 @@ UPDATE links SET
     updated_at = now()
 WHERE integration_id = @integration_id AND id = @id;
 
+-- name: LinkRecordWrite :exec
+-- Remembers a value the relay wrote to a platform (see links.written).
+UPDATE links SET written = written || jsonb_build_object(@key::text, jsonb_build_object('v', @value::text, 'at', @at::timestamptz))
+WHERE integration_id = @integration_id AND id = @id;
+
 -- name: LinkSetTicket :exec
 -- Records the ticket a create_ticket action made (or found).
-UPDATE links SET ticket_id = @ticket_id, contact_id = @contact_id, state = 'active', updated_at = now()
+UPDATE links SET ticket_id = @ticket_id, contact_id = coalesce(sqlc.narg(contact_id), contact_id),
+    state = CASE WHEN state = 'pending_ticket' THEN 'active' ELSE state END, updated_at = now()
 WHERE integration_id = @integration_id AND id = @id;
 
 -- name: LinkListActive :many

@@ -38,7 +38,10 @@ UPDATE outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL
 WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
 
 -- name: OutboxMarkRetry :execrows
-UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = @last_error, next_attempt_at = @next_attempt_at
+-- Puts a failed delivery back; refund gives back the attempt when the
+-- failure was the platform's rate limit rather than the action's fault.
+UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = @last_error, outcome = @outcome,
+    next_attempt_at = @next_attempt_at, attempts = greatest(attempts - @refund::int, 0)
 WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
 
 -- name: OutboxMarkDead :execrows
@@ -61,14 +64,14 @@ SELECT * FROM outbox WHERE integration_id = @integration_id AND id = @id;
 -- name: OutboxListByLink :many
 SELECT * FROM outbox WHERE integration_id = @integration_id AND link_id = @link_id ORDER BY id;
 
--- name: OutboxPendingSameKind :many
--- Waiting actions of one kind on one link after a claimed one, for batching
--- several LeadSquared updates of one record into one call.
+-- name: OutboxPendingOfKinds :many
+-- Waiting actions of some kinds on one link after a claimed one, for folding
+-- several LeadSquared updates of one record into one call. Only the link's
+-- head can be claimed, so these rows cannot be taken by another relay.
 SELECT * FROM outbox
-WHERE integration_id = @integration_id AND link_id = @link_id AND kind = @kind
+WHERE integration_id = @integration_id AND link_id = @link_id AND kind = ANY(@kinds::text[])
   AND status = 'pending' AND id > @after_id
-ORDER BY id
-FOR UPDATE SKIP LOCKED;
+ORDER BY id;
 
 -- name: OutboxMarkMerged :exec
 UPDATE outbox SET status = 'superseded', outcome = 'merged', delivered_at = now(), lease_until = NULL
@@ -106,3 +109,9 @@ GROUP BY integration_id, status;
 -- name: OutboxNextDue :one
 -- When the next pending action is due, for the relay's sleep.
 SELECT min(next_attempt_at)::timestamptz FROM outbox WHERE status = 'pending';
+
+-- name: OutboxOpenKinds :many
+-- Kinds of the link's actions not yet finished: values those actions will
+-- write are not trusted from snapshots meanwhile.
+SELECT DISTINCT kind FROM outbox
+WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering');

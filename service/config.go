@@ -518,6 +518,8 @@ func (r *Rules) WatchedFields(kind RecordKind) []string {
 	}
 	for _, c := range r.Campaigns {
 		if c.Record == kind {
+			// The customer's phone addresses the Flow-builder event.
+			set["Phone"], set["Mobile"] = true, true
 			set[c.Field] = true
 			for _, f := range c.Data {
 				set[f] = true

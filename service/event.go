@@ -131,7 +131,7 @@ type Ticket struct {
 }
 
 // HasLabel reports whether the ticket carries label l.
-func (t *Ticket) HasLabel(l string) bool { return slices.Contains(t.Labels, l) }
+func (t Ticket) HasLabel(l string) bool { return slices.Contains(t.Labels, l) }
 
 // Contact is a LimeChat (Chatwoot) contact.
 type Contact struct {

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"serve":       cmdServe,
 		"migrate":     cmdMigrate,
 		"integration": cmdIntegration,
+		"sandbox":     cmdSandbox,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -100,4 +101,15 @@ func cmdMigrate(e *env, args []string) error {
 		return fmt.Errorf("unknown migrate command %q (want up, down, status or version)", sub)
 	}
 	return nil
+}
+
+// migrateUp applies pending migrations (the sandbox's own database).
+func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
+	r, err := migrations.NewRunner(pool)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = r.Up(ctx)
+	return err
 }

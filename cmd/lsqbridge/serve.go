@@ -16,6 +16,8 @@ import (
 
 	"github.com/lsqbridge/lsqbridge/adapters/httpapi"
 	"github.com/lsqbridge/lsqbridge/migrations"
+	"github.com/lsqbridge/lsqbridge/outbox"
+	"github.com/lsqbridge/lsqbridge/service"
 )
 
 func cmdServe(e *env, args []string) error {
@@ -64,12 +66,27 @@ type app struct {
 	pool    *pgxpool.Pool
 	handler http.Handler
 	workers []func(ctx context.Context)
+
+	integrations *service.Integrations
+	agents       *service.AgentDirectory
+	sync         *service.Sync
+	relay        *outbox.Relay
+	// noRelay leaves delivery to the caller (tests drive the relay).
+	noRelay bool
+	// afterAttempt is the relay's crash hook (tests).
+	afterAttempt func(outbox.Action, outbox.Outcome) bool
 }
 
-func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (*app, error) {
+// appOption adjusts an app before it is wired (tests).
+type appOption func(*app)
+
+func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger, opts ...appOption) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a := &app{log: log, pool: pool}
+	for _, o := range opts {
+		o(a)
+	}
 	hcfg := httpapi.Config{
 		Logger:   log,
 		Registry: reg,

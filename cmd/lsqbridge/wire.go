@@ -2,13 +2,106 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lsqbridge/lsqbridge/adapters/httpapi"
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
+	"github.com/lsqbridge/lsqbridge/adapters/limechat"
+	"github.com/lsqbridge/lsqbridge/outbox"
+	"github.com/lsqbridge/lsqbridge/service"
 )
 
 // wire builds the sync engine, the relay and the webhook handlers.
 func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h *httpapi.Config) error {
+	sealer, err := service.NewSealer(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	a.integrations = service.NewIntegrations(a.pool, sealer)
+	platforms := newPlatforms()
+	metrics := service.NewMetrics(reg)
+	a.agents = service.NewAgentDirectory(a.pool, platforms, metrics, a.log, 30*time.Second)
+	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
+	a.sync = service.NewSync(a.pool, service.SyncConfig{Agents: a.agents, Notify: notifier.Notify, Metrics: metrics, Logger: a.log})
+	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, service.NewPacer(), a.log)
+	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{
+		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,
+	})
+	notifier.Subscribe(a.relay.Wake)
+	h.Webhooks = &httpapi.Webhooks{Integrations: a.integrations, Sync: a.sync, Logger: a.log}
+	if !a.noRelay {
+		a.workers = append(a.workers, a.relay.Run)
+	}
+	a.workers = append(a.workers, a.refreshAgents)
 	return nil
+}
+
+// refreshAgents refreshes every integration's agent directory now and then
+// every 15 minutes, so new people match without waiting for a miss.
+func (a *app) refreshAgents(ctx context.Context) {
+	tick := time.NewTicker(15 * time.Minute)
+	defer tick.Stop()
+	for {
+		list, err := a.integrations.List(ctx)
+		if err == nil {
+			for _, s := range list {
+				if s.Disabled {
+					continue
+				}
+				in, err := a.integrations.Get(ctx, s.ID)
+				if err == nil {
+					_, err = a.agents.Refresh(ctx, in)
+				}
+				if err != nil && ctx.Err() == nil {
+					a.log.Warn("refresh agent directory", "integration", s.ID, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// platforms builds adapter clients per integration, reusing them while the
+// integration's configuration version is unchanged.
+type platforms struct {
+	mu    sync.Mutex
+	cache map[string]cachedClients
+}
+
+type cachedClients struct {
+	version int32
+	c       service.Clients
+}
+
+func newPlatforms() *platforms { return &platforms{cache: map[string]cachedClients{}} }
+
+func (p *platforms) For(in *service.Integration) service.Clients {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.cache[in.ID]; ok && c.version == in.ConfigVersion {
+		return c.c
+	}
+	c := service.Clients{
+		LeadSquared: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey}),
+		LimeChat:    limechat.New(limechat.Config{BaseURL: in.LimeChatURL, AccountID: in.LimeChatAccountID, APIToken: in.LimeChatToken}),
+	}
+	if in.FlowBuilderURL != "" {
+		c.FlowBuilder = limechat.NewFlowBuilder(limechat.FlowBuilderConfig{BaseURL: in.FlowBuilderURL, AccountID: in.FlowBuilderAccountID, Key: in.FlowBuilderKey})
+	}
+	p.cache[in.ID] = cachedClients{version: in.ConfigVersion, c: c}
+	return c
+}
+
+// describe is a short, secret-free description of an integration for logs.
+func describe(in *service.Integration) string {
+	return fmt.Sprintf("%s (v%d, %s)", in.ID, in.ConfigVersion, strings.TrimPrefix(in.LeadSquaredURL, "https://"))
 }

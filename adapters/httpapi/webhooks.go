@@ -1,0 +1,258 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
+	"github.com/lsqbridge/lsqbridge/adapters/limechat"
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// maxWebhookBody caps what one delivery may send.
+const maxWebhookBody = 1 << 20
+
+// signatureSkew is how old a signed LimeChat delivery may be.
+const signatureSkew = 5 * time.Minute
+
+// AutomationFunc handles a LimeChat automation-rule webhook (the
+// opportunity form without an agent) and returns the JSON answer.
+type AutomationFunc func(ctx context.Context, in *service.Integration, ev service.Event, raw []byte) (status int, body any)
+
+// Webhooks serves the platforms' webhooks.
+type Webhooks struct {
+	Integrations *service.Integrations
+	Sync         *service.Sync
+	Automation   AutomationFunc
+	Logger       *slog.Logger
+	// Now is the clock for signature timestamps (time.Now when nil).
+	Now func() time.Time
+}
+
+func (h *Webhooks) register(r *mux.Router) {
+	r.HandleFunc("/v1/webhooks/leadsquared/{integration}/{event}", h.leadSquared).Methods(http.MethodPost, http.MethodHead)
+	r.HandleFunc("/v1/webhooks/limechat/{integration}", h.limeChat).Methods(http.MethodPost)
+	r.HandleFunc("/v1/webhooks/limechat/{integration}/automation", h.limeChatAutomation).Methods(http.MethodPost)
+}
+
+func (h *Webhooks) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+// lsqAnswer is LeadSquared's webhook answer: always HTTP 200 (repeated
+// non-2xx answers disable the webhook), the verdict in the body.
+func lsqAnswer(w http.ResponseWriter, ok bool, reason string) {
+	status := "Success"
+	if !ok {
+		status = "Error"
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"Status": status, "StatusReason": reason})
+}
+
+// authenticate loads the integration and checks the webhook token (header
+// X-Lsqbridge-Token, or ?token= for platforms that cannot send headers).
+func (h *Webhooks) authenticate(r *http.Request) (*service.Integration, int, string) {
+	id := mux.Vars(r)["integration"]
+	in, err := h.Integrations.Get(r.Context(), id)
+	if errors.Is(err, service.ErrIntegrationNotFound) {
+		return nil, http.StatusNotFound, "unknown integration"
+	}
+	if err != nil {
+		h.log().Error("load integration", "integration", id, "err", err)
+		return nil, http.StatusServiceUnavailable, "temporarily unavailable"
+	}
+	token := r.Header.Get("X-Lsqbridge-Token")
+	if token == "" {
+		token = r.URL.Query().Get("token")
+	}
+	if !service.TokenMatches(token, in.TokenHash) {
+		return nil, http.StatusUnauthorized, "missing or wrong webhook token"
+	}
+	return in, http.StatusOK, ""
+}
+
+// readBody reads a bounded body; too large is reported, not fatal: the
+// part read is kept with the rejection.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return body, fmt.Errorf("body exceeds %d bytes", maxWebhookBody)
+	}
+	return body, err
+}
+
+func hashKey(event string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(event + "\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// leadSquared handles POST|HEAD /v1/webhooks/leadsquared/{integration}/{event}.
+func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	in, status, msg := h.authenticate(r)
+	if in == nil {
+		if status == http.StatusUnauthorized || status == http.StatusServiceUnavailable {
+			writeJSON(w, status, map[string]string{"Status": "Error", "StatusReason": msg})
+			return
+		}
+		lsqAnswer(w, false, msg)
+		return
+	}
+	event := mux.Vars(r)["event"]
+	body, err := readBody(w, r)
+	ctx := r.Context()
+	if err != nil {
+		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
+		return
+	}
+	if in.Disabled {
+		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, "integration is disabled")
+		return
+	}
+	events, err := leadsquared.ParseWebhook(event, r.Header, body)
+	if err != nil {
+		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
+		return
+	}
+	if len(events) == 0 {
+		lsqAnswer(w, true, "nothing to do (verification call)")
+		return
+	}
+	outcomes := make([]string, 0, len(events))
+	for _, ev := range events {
+		res, err := h.Sync.Apply(ctx, in, ev, body)
+		if err != nil {
+			// Nothing was committed: answer a failure so LeadSquared retries.
+			h.log().Error("apply LeadSquared webhook", "integration", in.ID, "event", event, "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+			return
+		}
+		outcomes = append(outcomes, res.Outcome)
+	}
+	lsqAnswer(w, true, fmt.Sprint(outcomes))
+}
+
+// reject stores an unusable delivery and answers it.
+func (h *Webhooks) reject(ctx context.Context, w http.ResponseWriter, in *service.Integration, src service.Source, event string, body []byte, reason string) {
+	if _, err := h.Sync.Reject(ctx, in.ID, src, event, hashKey(event, body), body, reason); err != nil {
+		h.log().Error("store rejected webhook", "integration", in.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+		return
+	}
+	if src == service.SourceLeadSquared {
+		lsqAnswer(w, false, reason)
+		return
+	}
+	writeError(w, http.StatusBadRequest, reason)
+}
+
+// limeChatAuth authenticates a LimeChat delivery: token, then (when the
+// integration has a signing secret) the signature over the raw bytes.
+func (h *Webhooks) limeChatAuth(w http.ResponseWriter, r *http.Request, signed bool) (*service.Integration, []byte, bool) {
+	in, status, msg := h.authenticate(r)
+	if in == nil {
+		writeError(w, status, msg)
+		return nil, nil, false
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		h.reject(r.Context(), w, in, service.SourceLimeChat, "unknown", body, err.Error())
+		return nil, nil, false
+	}
+	if signed && in.LimeChatWebhookSecret != "" {
+		now := time.Now()
+		if h.Now != nil {
+			now = h.Now()
+		}
+		if err := limechat.VerifySignature([]byte(in.LimeChatWebhookSecret), r.Header, body, now, signatureSkew); err != nil {
+			writeError(w, http.StatusUnauthorized, "signature check failed: "+err.Error())
+			return nil, nil, false
+		}
+	}
+	if in.Disabled {
+		h.reject(r.Context(), w, in, service.SourceLimeChat, "unknown", body, "integration is disabled")
+		return nil, nil, false
+	}
+	return in, body, true
+}
+
+// limeChat handles POST /v1/webhooks/limechat/{integration}.
+func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
+	in, body, ok := h.limeChatAuth(w, r, true)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	events, err := limechat.ParseWebhook(r.Header, body)
+	if err != nil {
+		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body, err.Error())
+		return
+	}
+	if len(events) == 0 {
+		key := r.Header.Get("X-Chatwoot-Delivery")
+		if key == "" {
+			key = hashKey("ignored", body)
+		}
+		if _, err := h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "other", key, body, service.OutcomeIgnored, "event type not synced"); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"outcome": service.OutcomeIgnored})
+		return
+	}
+	var last service.Result
+	for _, ev := range events {
+		if ev.Type == service.EventAutomation {
+			continue // automation calls belong on the /automation route
+		}
+		res, err := h.Sync.Apply(ctx, in, ev, body)
+		if err != nil {
+			h.log().Error("apply LimeChat webhook", "integration", in.ID, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			return
+		}
+		last = res
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"outcome": last.Outcome, "event_id": last.EventID})
+}
+
+// limeChatAutomation handles POST /v1/webhooks/limechat/{integration}/automation:
+// an automation rule's "send webhook" action, which carries no signature.
+func (h *Webhooks) limeChatAutomation(w http.ResponseWriter, r *http.Request) {
+	in, body, ok := h.limeChatAuth(w, r, false)
+	if !ok {
+		return
+	}
+	events, err := limechat.ParseWebhook(r.Header, body)
+	if err == nil && len(events) == 0 {
+		err = errors.New("not an automation event")
+	}
+	if err != nil {
+		h.reject(r.Context(), w, in, service.SourceLimeChat, "automation", body, err.Error())
+		return
+	}
+	if h.Automation == nil {
+		writeError(w, http.StatusNotImplemented, "automation is not enabled")
+		return
+	}
+	status, answer := h.Automation(r.Context(), in, events[0], body)
+	writeJSON(w, status, answer)
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db/dbtest"
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// syncedBuffer collects log lines from concurrent goroutines.
+type syncedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// world is a sandbox under test: lsqbridge over HTTP on a fresh database,
+// both fakes, and a relay the test drives (settle) so nothing waits on time.
+type world struct {
+	*sandbox
+	t    *testing.T
+	ctx  context.Context
+	pool *pgxpool.Pool
+	logs *syncedBuffer
+}
+
+type worldOption func(*sandboxOptions)
+
+func newWorld(t *testing.T, opts ...worldOption) *world {
+	t.Helper()
+	pool := dbtest.New(t)
+	logs := &syncedBuffer{}
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}}
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx := context.Background()
+	s, err := startSandbox(ctx, Config{MasterKey: testMasterKey, RelayWorkers: 4}, pool, log, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("stop sandbox: %v", err)
+		}
+	})
+	return &world{sandbox: s, t: t, ctx: ctx, pool: pool, logs: logs}
+}
+
+// settle delivers webhooks and outbox actions until both are quiet: every
+// webhook answered, nothing due in the outbox.
+func (w *world) settle() {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+	defer cancel()
+	for range 200 {
+		if err := w.LSQHooks.Wait(ctx); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := w.LCHooks.Wait(ctx); err != nil {
+			w.t.Fatal(err)
+		}
+		n, err := w.app.relay.Drain(ctx)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if n == 0 && w.LSQHooks.Pending() == 0 && w.LCHooks.Pending() == 0 {
+			return
+		}
+	}
+	w.t.Fatal("the system did not settle after 200 rounds")
+}
+
+func (w *world) count(sql string, args ...any) int {
+	w.t.Helper()
+	var n int
+	if err := w.pool.QueryRow(w.ctx, sql, args...).Scan(&n); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// ticketOf returns the LimeChat ticket opened for a record.
+func (w *world) ticketOf(recordID string) service.Ticket {
+	w.t.Helper()
+	var found []service.Ticket
+	for _, c := range w.LC.Conversations() {
+		if c.CustomAttributes["lsq_record_id"] == recordID {
+			found = append(found, c)
+		}
+	}
+	if len(found) != 1 {
+		w.t.Fatalf("record %s has %d tickets, want exactly 1", recordID, len(found))
+	}
+	return found[0]
+}
+
+func (w *world) agentID(email string) int64 {
+	w.t.Helper()
+	a, ok := w.Agents[email]
+	if !ok {
+		w.t.Fatalf("no agent %s", email)
+	}
+	var id int64
+	for _, c := range a.ID {
+		id = id*10 + int64(c-'0')
+	}
+	return id
+}
+
+func (w *world) outcomes() map[string]int {
+	w.t.Helper()
+	rows, err := w.pool.Query(w.ctx, "SELECT outcome, count(*) FROM inbound_events GROUP BY outcome")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string]int{}
+	for rows.Next() {
+		var o string
+		var n int
+		if err := rows.Scan(&o, &n); err != nil {
+			w.t.Fatal(err)
+		}
+		m[o] = n
+	}
+	return m
+}
+
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

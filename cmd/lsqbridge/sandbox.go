@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
+	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// Demo credentials of the sandbox's fakes. They guard nothing real, but they
+// are still passed only as sealed integration secrets, like real ones.
+const (
+	demoLSQAccess  = "demo-access-key"
+	demoLSQSecret  = "demo-secret-key"
+	demoLCToken    = "demo-limechat-token"
+	demoFBKey      = "demo-flow-builder-key"
+	demoFBAccount  = "fb-demo"
+	demoWebhookSig = "demo-webhook-signing-secret"
+)
+
+// demoPeople are on both platforms (matched by e-mail), except solo, who
+// exists only in LeadSquared (an unmatched agent).
+var demoPeople = []struct{ first, last, email string }{
+	{"Asha", "Rao", "asha@acme.test"},
+	{"Ravi", "Kumar", "ravi@acme.test"},
+	{"Meera", "Iyer", "meera@acme.test"},
+}
+
+const soloEmail = "solo@acme.test"
+
+// demoRules are the sandbox integration's rules: one of each kind.
+func demoRules() service.Rules {
+	return service.Rules{
+		Sync: service.SyncRules{Leads: true, Opportunities: true, InitialLabels: []string{"leadsquared"},
+			TicketFields: map[string]string{"mx_City": "city"}},
+		FieldTags: []service.FieldTagRule{
+			{Record: service.KindLead, Field: "mx_Interest", Value: "Villa", Tag: "interest-villa"},
+			{Record: service.KindLead, Field: "ProspectStage", Value: "Hot", Tag: "hot-lead"},
+			{Record: service.KindOpportunity, Field: "mx_Custom_2", Value: "Qualified", Tag: "opp-qualified"},
+		},
+		TagFields: []service.TagFieldRule{
+			{Tag: "wants-callback", Record: service.KindLead, Set: map[string]string{"mx_Callback_Requested": "Yes"}},
+			{Tag: "budget-confirmed", Record: service.KindOpportunity, Set: map[string]string{"mx_Custom_7": "50000"}},
+		},
+		TagNotes: []service.TagNoteRule{{Tag: "quote-sent", ActivityEvent: 201, Note: "Quote sent from LimeChat"}},
+		Campaigns: []service.CampaignRule{
+			{Record: service.KindLead, Field: "ProspectStage", To: "Qualified", Event: "lead_qualified",
+				Data: map[string]string{"first_name": "FirstName", "stage": "ProspectStage"}},
+			{Record: service.KindOpportunity, Field: "Status", From: "Open", To: "Won", Event: "booking_confirmed",
+				Data: map[string]string{"booking": "mx_Custom_1"}},
+		},
+		Form: service.FormRules{
+			OpportunityType: 12000,
+			Prefill: map[string]string{
+				"mx_Custom_1": "contact.name",
+				"mx_Custom_3": "contact.custom_attributes.city",
+				"mx_Custom_4": "conversation.custom_attributes.check_in",
+				"mx_Custom_5": "conversation.custom_attributes.check_out",
+			},
+			IncompleteTag: "opportunity-form-incomplete",
+			PageLinkTTL:   service.Duration(24 * time.Hour),
+		},
+		Fuse: service.FuseRules{MaxActionsPerMinute: 200},
+	}
+}
+
+// sandbox is lsqbridge running against in-process fakes of both platforms.
+type sandbox struct {
+	app      *app
+	LSQ      *lsqfake.Fake
+	LC       *limechatfake.Fake
+	LSQHooks *fakehooks.Sender
+	LCHooks  *fakehooks.Sender
+	URL      string // lsqbridge
+	LSQURL   string
+	LCURL    string
+	Token    string
+	In       *service.Integration
+	// Users and Agents by e-mail.
+	Users  map[string]service.User
+	Agents map[string]service.User
+
+	stop func() error
+}
+
+type sandboxOptions struct {
+	Listen, LSQListen, LCListen string
+	Rules                       *service.Rules
+	Signed                      bool
+	WebhookMillis               bool
+	AppOptions                  []appOption
+}
+
+// startSandbox starts both fakes and lsqbridge, applies the demo
+// integration and points the fakes' webhooks at lsqbridge.
+func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger, o sandboxOptions) (*sandbox, error) {
+	listen := func(addr string) (net.Listener, error) {
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		return net.Listen("tcp", addr)
+	}
+	s := &sandbox{Users: map[string]service.User{}, Agents: map[string]service.User{}}
+	s.LSQHooks, s.LCHooks = fakehooks.New(nil), fakehooks.New(nil)
+	s.LSQ = lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: s.LSQHooks, WebhookMillis: o.WebhookMillis})
+	s.LSQ.AddLeadField(service.FieldMeta{SchemaName: "mx_Callback_Requested", DisplayName: "Callback Requested", DataType: "Select", Options: []string{"Yes", "No"}})
+	s.LC = limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: demoLCToken,
+		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: s.LCHooks})
+	for _, p := range demoPeople {
+		s.Users[p.email] = s.LSQ.AddUser(p.email, p.first, p.last)
+		s.Agents[p.email] = s.LC.AddAgent(p.first+" "+p.last, p.email)
+	}
+	s.Users[soloEmail] = s.LSQ.AddUser(soloEmail, "Solo", "Only")
+
+	var servers []*http.Server
+	serveFake := func(h http.Handler, addr string) (string, error) {
+		ln, err := listen(addr)
+		if err != nil {
+			return "", err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, srv)
+		go srv.Serve(ln) //nolint:errcheck
+		return "http://" + ln.Addr().String(), nil
+	}
+	var err error
+	if s.LSQURL, err = serveFake(s.LSQ, o.LSQListen); err != nil {
+		return nil, fmt.Errorf("listen for the LeadSquared fake: %w", err)
+	}
+	if s.LCURL, err = serveFake(s.LC, o.LCListen); err != nil {
+		return nil, fmt.Errorf("listen for the LimeChat fake: %w", err)
+	}
+
+	rules := demoRules()
+	if o.Rules != nil {
+		rules = *o.Rules
+	}
+	icfg := &service.IntegrationConfig{
+		ID: "demo", Name: "Sandbox demo",
+		LeadSquared: service.LeadSquaredConfig{Host: s.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: 25,
+			IntegrationUserID: s.LSQ.APIUserID()},
+		LimeChat:    service.LimeChatConfig{BaseURL: s.LCURL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
+		FlowBuilder: service.FlowBuilderConfig{URL: s.LCURL, AccountID: demoFBAccount, Key: demoFBKey},
+		Rules:       rules,
+	}
+	if o.Signed {
+		icfg.LimeChat.WebhookSecret = demoWebhookSig
+	}
+	if err := icfg.Validate(); err != nil {
+		return nil, fmt.Errorf("demo integration: %w", err)
+	}
+
+	a, err := newApp(ctx, cfg, pool, log, o.AppOptions...)
+	if err != nil {
+		return nil, err
+	}
+	s.app = a
+	res, err := a.integrations.Apply(ctx, icfg)
+	if err != nil {
+		return nil, err
+	}
+	if res.Token == "" {
+		// The demo integration existed (a previous sandbox run): new token.
+		if res.Token, err = a.integrations.RotateToken(ctx, "demo"); err != nil {
+			return nil, err
+		}
+	}
+	s.Token = res.Token
+	if s.In, err = a.integrations.Get(ctx, "demo"); err != nil {
+		return nil, err
+	}
+	if _, err := a.agents.Refresh(ctx, s.In); err != nil {
+		return nil, fmt.Errorf("read the fakes' people: %w", err)
+	}
+
+	ln, err := listen(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	hdr := http.Header{"X-Lsqbridge-Token": {s.Token}}
+	for _, ev := range []string{"lead-created", "lead-updated", "lead-owner-changed", "lead-stage-changed",
+		"opportunity-created", "opportunity-updated", "opportunity-stage-changed"} {
+		s.LSQ.SetWebhook(ev, s.URL+"/v1/webhooks/leadsquared/demo/"+ev, hdr)
+	}
+	var secret []byte
+	if o.Signed {
+		secret = []byte(demoWebhookSig)
+	}
+	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Token, nil, secret)
+	s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
+
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- a.serve(sctx, ln) }()
+	s.stop = func() error {
+		cancel()
+		err := <-done
+		s.LSQHooks.Close()
+		s.LCHooks.Close()
+		s.LSQ.Close()
+		s.LC.Close()
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
+	}
+	return s, nil
+}
+
+// Close stops lsqbridge and the fakes.
+func (s *sandbox) Close() error { return s.stop() }
+
+func cmdSandbox(e *env, args []string) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	e.cfg.bindServe(fs)
+	lsqAddr := fs.String("leadsquared-listen", "127.0.0.1:8081", "address of the LeadSquared fake")
+	lcAddr := fs.String("limechat-listen", "127.0.0.1:8082", "address of the LimeChat fake")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := e.cfg.Validate(true, true); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, e.cfg.LogLevel)
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrateUp(e.ctx, pool); err != nil {
+		return err
+	}
+	s, err := startSandbox(e.ctx, e.cfg, pool, log, sandboxOptions{Listen: e.cfg.Listen, LSQListen: *lsqAddr, LCListen: *lcAddr, WebhookMillis: true})
+	if err != nil {
+		return err
+	}
+	printSandbox(e, s)
+	<-e.ctx.Done()
+	err = s.Close()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,141 @@
+// Package outbox is the transactional outbox: actions are enqueued in the
+// same transaction as the state they follow from, and a Relay delivers them
+// — per-link in order, links in parallel, many relay processes on one
+// database — with leases, backoff, dead letters and wakeups. It knows
+// nothing of LeadSquared or LimeChat: a Handler does the work.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lsqbridge/lsqbridge/db"
+)
+
+// Status values of an outbox row.
+const (
+	StatusPending    = "pending"
+	StatusDelivering = "delivering"
+	StatusDelivered  = "delivered"
+	StatusSuperseded = "superseded"
+	StatusDead       = "dead"
+)
+
+// NewAction is an action to enqueue.
+type NewAction struct {
+	IntegrationID string
+	LinkID        int64
+	Kind          string
+	Payload       any
+	// IdempotencyKey makes a repeated enqueue a no-op and is passed to the
+	// platform where it can carry one (activity notes, Flow-builder data).
+	IdempotencyKey string
+	// CausedBy is the inbound event the action follows from, if any.
+	CausedBy int64
+	// NotBefore delays the first attempt.
+	NotBefore time.Time
+}
+
+// Enqueue writes actions inside tx; it returns how many were new.
+func Enqueue(ctx context.Context, tx pgx.Tx, actions []NewAction) (int, error) {
+	q := db.New(tx)
+	n := 0
+	for _, a := range actions {
+		payload, err := json.Marshal(a.Payload)
+		if err != nil {
+			return n, fmt.Errorf("encode %s payload: %w", a.Kind, err)
+		}
+		p := db.OutboxInsertParams{
+			IntegrationID: a.IntegrationID, LinkID: a.LinkID, Kind: a.Kind, Payload: payload,
+			IdempotencyKey: a.IdempotencyKey,
+		}
+		if a.CausedBy != 0 {
+			p.CausedBy = &a.CausedBy
+		}
+		if !a.NotBefore.IsZero() {
+			p.NextAttemptAt = &a.NotBefore
+		}
+		_, err = q.OutboxInsert(ctx, p)
+		if err == pgx.ErrNoRows {
+			continue // already enqueued under this key
+		}
+		if err != nil {
+			return n, fmt.Errorf("enqueue %s: %w", a.Kind, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Action is a claimed row as a Handler sees it.
+type Action struct {
+	IntegrationID  string
+	ID             int64
+	LinkID         int64
+	Kind           string
+	Payload        []byte
+	IdempotencyKey string
+	CausedBy       int64
+	// Attempts counts this one: 1 on the first delivery.
+	Attempts int
+	// LastError and LastOutcome describe the previous attempt, if any; a
+	// handler uses them to look before it creates after an ambiguous failure.
+	LastError   string
+	LastOutcome string
+	CreatedAt   time.Time
+}
+
+func fromRow(r db.Outbox) Action {
+	a := Action{
+		IntegrationID: r.IntegrationID, ID: r.ID, LinkID: r.LinkID, Kind: r.Kind, Payload: r.Payload,
+		IdempotencyKey: r.IdempotencyKey, Attempts: int(r.Attempts), LastError: r.LastError,
+		LastOutcome: r.Outcome, CreatedAt: r.CreatedAt,
+	}
+	if r.CausedBy != nil {
+		a.CausedBy = *r.CausedBy
+	}
+	return a
+}
+
+// Verdict says how an attempt ended.
+type Verdict int
+
+// Verdicts a Handler returns.
+const (
+	// Delivered: the effect is made.
+	Delivered Verdict = iota
+	// Superseded: the action no longer matches the state it was meant to
+	// set, so it was not sent.
+	Superseded
+	// Retry: try again later (backoff, RetryAfter, attempt budget apply).
+	Retry
+	// Dead: never retry; a person decides (outbox retry/drop).
+	Dead
+)
+
+// Outcome is a Handler's report on one attempt.
+type Outcome struct {
+	Verdict Verdict
+	// Err is the failure, for Retry and Dead; stored as last_error.
+	Err error
+	// Note is stored in the row's outcome column ("merged", "unknown", …).
+	Note string
+	// Result is stored as the row's result (JSON) when delivered.
+	Result any
+	// RetryAfter is the earliest next attempt the platform asked for.
+	RetryAfter time.Duration
+	// RateLimited gives the attempt back: the platform's limit, not the action, failed.
+	RateLimited bool
+	// Finish runs in the transaction that records the outcome, for
+	// write-backs such as the ticket id a create produced.
+	Finish func(ctx context.Context, tx pgx.Tx) error
+}
+
+// Handler performs actions. It must be safe for concurrent use.
+type Handler interface {
+	Handle(ctx context.Context, a Action) Outcome
+}

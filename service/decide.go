@@ -1,0 +1,538 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Outcomes recorded on inbound events.
+const (
+	OutcomeApplied        = "applied"
+	OutcomeEcho           = "echo"
+	OutcomeStale          = "stale"
+	OutcomeDuplicate      = "duplicate"
+	OutcomeUnlinked       = "unlinked"
+	OutcomeUnmatchedAgent = "unmatched_agent"
+	OutcomeRejected       = "rejected"
+	OutcomeIgnored        = "ignored"
+	OutcomePaused         = "paused"
+	OutcomeError          = "error"
+)
+
+// Agent is one person in the directory: the e-mail both platforms share and
+// the id each platform knows them by (empty/0 when that side lacks them).
+type Agent struct {
+	Email             string
+	LeadSquaredUserID string
+	LimeChatAgentID   int64
+}
+
+// Directory answers who is who. decide only reads it.
+type Directory interface {
+	ByLeadSquaredUser(id string) (Agent, bool)
+	ByLimeChatAgent(id int64) (Agent, bool)
+	ByEmail(email string) (Agent, bool)
+}
+
+// Input is everything decide looks at.
+type Input struct {
+	// Link is the current link, nil when the record or ticket has none.
+	Link  *Link
+	Event Event
+	Rules *Rules
+	// Agents maps people across platforms.
+	Agents Directory
+	// Open lists the kinds of the link's unfinished actions: values those
+	// actions are about to write are not read back from snapshots.
+	Open map[string]bool
+	// Written is what the relay last wrote to each side (links.written).
+	Written map[string]Written
+}
+
+// Written is one value the relay wrote, and when.
+type Written struct {
+	Value string    `json:"v"`
+	At    time.Time `json:"at"`
+}
+
+// Keys of Input.Written.
+const (
+	writtenAssignee = "limechat.assignee"
+	writtenOwner    = "leadsquared.owner"
+)
+
+// echoSkew tolerates the platform stamping our write slightly before the
+// moment we recorded sending it.
+const echoSkew = 2 * time.Second
+
+// Decision is what decide concluded.
+type Decision struct {
+	Outcome string
+	Detail  string
+	// Link is the link's new state; nil when nothing is to be saved.
+	Link *Link
+	// Create is true when Link is new.
+	Create  bool
+	Actions []Action
+}
+
+// decide is the core of lsqbridge: a pure function from the link's state,
+// one event and the integration's rules to the link's next state and the
+// actions that make the other platform follow. Rules fire only on real
+// transitions against the last synced state, so repeated and echoed events
+// do nothing.
+func decide(in Input) Decision {
+	switch in.Event.Source {
+	case SourceLeadSquared:
+		return decideLeadSquared(in)
+	case SourceLimeChat:
+		return decideLimeChat(in)
+	}
+	return Decision{Outcome: OutcomeRejected, Detail: fmt.Sprintf("unknown source %q", in.Event.Source)}
+}
+
+func decideLeadSquared(in Input) Decision {
+	ev, rec := in.Event, in.Event.Record
+	if rec == nil || rec.ID == "" {
+		return Decision{Outcome: OutcomeRejected, Detail: "event carries no record id"}
+	}
+	created := ev.Type == EventLeadCreated || ev.Type == EventOpportunityCreated
+	if in.Link == nil {
+		if !created {
+			return Decision{Outcome: OutcomeUnlinked, Detail: fmt.Sprintf("%s %s was not created or linked by lsqbridge", rec.Kind, rec.ID)}
+		}
+		if why := in.Rules.skips(rec); why != "" {
+			return Decision{Outcome: OutcomeIgnored, Detail: why}
+		}
+		return newLink(in)
+	}
+	l := in.Link
+	if d, stop := gate(l, ev.OccurredAt, l.LeadSquaredSeenAt); stop {
+		return d
+	}
+	next := l.clone()
+	next.LeadSquaredSeenAt = later(l.LeadSquaredSeenAt, ev.OccurredAt)
+	r := result{next: next}
+
+	snapshot := ev.Before == nil
+	changed := func(f string) bool { return snapshot || slices.Contains(ev.Changed, f) }
+
+	ownerField := "OwnerId"
+	if rec.Kind == KindOpportunity {
+		ownerField = "Owner"
+	}
+	if changed(ownerField) && !(snapshot && in.Open[ActSetOwner]) && rec.OwnerID != "" {
+		r.ownerFromLeadSquared(in, rec, ev.OccurredAt)
+	}
+
+	var trans []transition
+	for _, f := range in.Rules.WatchedFields(l.Kind) {
+		v, ok := rec.Fields[f]
+		if !ok || !changed(f) || (snapshot && in.Open[ActSetFields]) {
+			continue
+		}
+		if next.Fields[f] != v {
+			trans = append(trans, transition{field: f, from: next.Fields[f], to: v})
+			next.Fields[f] = v
+		}
+	}
+	r.applyTransitions(in, trans)
+	return r.decision(l)
+}
+
+// ownerFromLeadSquared follows a LeadSquared owner change to the agent.
+func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
+	email := strings.ToLower(rec.OwnerEmail)
+	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {
+		email = a.Email
+	}
+	if email == "" {
+		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
+		return
+	}
+	if email == r.next.OwnerEmail {
+		return
+	}
+	if isOwnEcho(in.Written[writtenOwner], email, at) {
+		return
+	}
+	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
+		r.note(fmt.Sprintf("owner change to %s is older than the last agent change; kept %s", email, r.next.OwnerEmail))
+		return
+	}
+	a, ok := in.Agents.ByEmail(email)
+	if !ok || a.LimeChatAgentID == 0 {
+		r.unmatched(fmt.Sprintf("owner %s has no LimeChat agent with that e-mail", email))
+		return
+	}
+	r.next.OwnerEmail = email
+	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
+	r.add(Action{Kind: ActAssign, Key: "assign", Payload: AssignPayload{Email: email, AgentID: a.LimeChatAgentID}})
+}
+
+func decideLimeChat(in Input) Decision {
+	ev, t := in.Event, in.Event.Ticket
+	if t == nil || t.ID == 0 {
+		return Decision{Outcome: OutcomeRejected, Detail: "event carries no conversation id"}
+	}
+	if in.Link == nil {
+		return Decision{Outcome: OutcomeUnlinked, Detail: fmt.Sprintf("ticket %d was not created or linked by lsqbridge", t.ID)}
+	}
+	l := in.Link
+	if d, stop := gate(l, ev.OccurredAt, l.LimeChatSeenAt); stop {
+		return d
+	}
+	next := l.clone()
+	next.LimeChatSeenAt = later(l.LimeChatSeenAt, ev.OccurredAt)
+	if next.TicketID == 0 {
+		next.TicketID = t.ID
+	}
+	r := result{next: next}
+	// Full snapshots (a created conversation, a reconcile read) carry every
+	// attribute; conversation_updated says which ones changed.
+	snapshot := ev.Type == EventConversationCreated || ev.Type == EventReconcile
+	inFlight := in.Open[ActCreateTicket]
+
+	if ev.AssigneeChanged || (snapshot && !inFlight && !in.Open[ActAssign]) {
+		r.ownerFromLimeChat(in, t, ev.OccurredAt)
+	}
+
+	var added, removed []string
+	switch {
+	case ev.LabelsChanged:
+		added, removed = diff(ev.PreviousLabels, t.Labels)
+	case snapshot && !inFlight && !in.Open[ActAddLabels]:
+		added, removed = diff(l.Labels, t.Labels)
+	}
+	var newTags []string
+	for _, lb := range removed {
+		next.Labels = slices.DeleteFunc(next.Labels, func(s string) bool { return s == lb })
+	}
+	for _, lb := range added {
+		if !slices.Contains(next.Labels, lb) {
+			next.Labels = append(next.Labels, lb)
+			newTags = append(newTags, lb)
+		}
+	}
+	r.applyTags(in, newTags)
+	return r.decision(l)
+}
+
+// ownerFromLimeChat follows an assignee change to the LeadSquared owner.
+func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
+	if t.AssigneeID == 0 {
+		r.note("ticket unassigned; the LeadSquared owner is kept")
+		return
+	}
+	a, ok := in.Agents.ByLimeChatAgent(t.AssigneeID)
+	if !ok {
+		r.unmatched(fmt.Sprintf("LimeChat agent %d is not in the agent directory (no e-mail known)", t.AssigneeID))
+		return
+	}
+	if a.Email == r.next.OwnerEmail || isOwnEcho(in.Written[writtenAssignee], a.Email, at) {
+		return
+	}
+	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
+		r.note(fmt.Sprintf("agent change to %s is older than the last owner change; kept %s", a.Email, r.next.OwnerEmail))
+		return
+	}
+	if a.LeadSquaredUserID == "" {
+		r.unmatched(fmt.Sprintf("agent %s has no LeadSquared user with that e-mail", a.Email))
+		return
+	}
+	r.next.OwnerEmail = a.Email
+	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
+	r.add(Action{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
+}
+
+// applyTags runs the tag rules for labels newly added to the ticket.
+func (r *result) applyTags(in Input, tags []string) {
+	set := map[string]string{}
+	var trans []transition
+	for _, tag := range tags {
+		for _, tf := range in.Rules.TagFields {
+			if tf.Tag != tag || (tf.Record != "" && tf.Record != r.next.Kind) {
+				continue
+			}
+			keys := make([]string, 0, len(tf.Set))
+			for f := range tf.Set {
+				keys = append(keys, f)
+			}
+			sort.Strings(keys)
+			for _, f := range keys {
+				v := tf.Set[f]
+				if r.next.Fields[f] == v {
+					continue
+				}
+				trans = append(trans, transition{field: f, from: r.next.Fields[f], to: v})
+				r.next.Fields[f] = v
+				set[f] = v
+			}
+		}
+		for _, tn := range in.Rules.TagNotes {
+			if tn.Tag == tag {
+				r.add(Action{Kind: ActPostActivity, Key: "activity:" + tag, Payload: PostActivityPayload{EventCode: tn.ActivityEvent, Note: tn.Note, Tag: tag}})
+			}
+		}
+	}
+	if len(set) > 0 {
+		r.add(Action{Kind: ActSetFields, Key: "fields", Payload: SetFieldsPayload{Fields: set}})
+	}
+	// A field a tag set counts as a change of that field: its own field
+	// tags and campaigns follow, exactly as if a person had changed it.
+	r.applyTransitions(in, trans)
+}
+
+type transition struct{ field, from, to string }
+
+// applyTransitions runs field→tag rules and campaigns on real changes.
+func (r *result) applyTransitions(in Input, trans []transition) {
+	var tags []string
+	for _, tr := range trans {
+		if tr.to == "" {
+			continue
+		}
+		for _, ft := range in.Rules.FieldTags {
+			if ft.Field != tr.field || (ft.Record != "" && ft.Record != r.next.Kind) || (ft.Value != "" && ft.Value != tr.to) {
+				continue
+			}
+			if !slices.Contains(r.next.Labels, ft.Tag) && !slices.Contains(tags, ft.Tag) {
+				tags = append(tags, ft.Tag)
+			}
+		}
+		for _, c := range in.Rules.Campaigns {
+			if c.Record != r.next.Kind || c.Field != tr.field || c.To != tr.to || (c.From != "" && c.From != tr.from) {
+				continue
+			}
+			r.add(Action{Kind: ActFlowEvent, Key: "flow:" + c.Event + ":" + tr.field + "=" + tr.to, Payload: r.flowPayload(c)})
+		}
+	}
+	if len(tags) > 0 {
+		r.next.Labels = append(r.next.Labels, tags...)
+		r.add(Action{Kind: ActAddLabels, Key: "labels", Payload: AddLabelsPayload{Labels: tags}})
+	}
+}
+
+func (r *result) flowPayload(c CampaignRule) FlowEventPayload {
+	data := map[string]any{}
+	for name, field := range c.Data {
+		data[name] = r.next.Fields[field]
+	}
+	data["record_kind"] = string(r.next.Kind)
+	data["record_id"] = r.next.RecordID
+	phone := firstNonEmpty(r.next.Fields["Mobile"], r.next.Fields["Phone"])
+	return FlowEventPayload{Event: c.Event, DistinctID: r.next.LeadID, Phone: FlowPhone(phone), Data: data}
+}
+
+// newLink creates the link for a record LeadSquared just created, and the
+// actions that open its ticket.
+func newLink(in Input) Decision {
+	rec := in.Event.Record
+	kind := rec.Kind
+	l := &Link{
+		Kind: kind, RecordID: rec.ID, LeadID: firstNonEmpty(rec.LeadID, rec.ID), State: LinkPendingTicket,
+		Origin: OriginLeadSquared, Fields: map[string]string{}, Labels: []string{},
+		LeadSquaredSeenAt: in.Event.OccurredAt.UTC(),
+	}
+	for _, f := range in.Rules.WatchedFields(kind) {
+		if v, ok := rec.Fields[f]; ok {
+			l.Fields[f] = v
+		}
+	}
+	r := result{next: l}
+	email := strings.ToLower(rec.OwnerEmail)
+	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {
+		email = a.Email
+	}
+	switch a, ok := in.Agents.ByEmail(email); {
+	case email == "" && rec.OwnerID != "":
+		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory; the ticket is opened unassigned", rec.OwnerID))
+	case email != "" && (!ok || a.LimeChatAgentID == 0):
+		r.unmatched(fmt.Sprintf("owner %s has no LimeChat agent with that e-mail; the ticket is opened unassigned", email))
+		l.OwnerEmail = email
+	case email != "":
+		l.OwnerEmail = email
+	}
+	l.OwnerChangedAt = in.Event.OccurredAt.UTC()
+
+	labels := slices.Clone(in.Rules.Sync.InitialLabels)
+	// Field tags for the values the record was created with.
+	var trans []transition
+	for _, f := range in.Rules.WatchedFields(kind) {
+		if v := l.Fields[f]; v != "" {
+			trans = append(trans, transition{field: f, to: v})
+		}
+	}
+	for _, tr := range trans {
+		for _, ft := range in.Rules.FieldTags {
+			if ft.Field == tr.field && (ft.Record == "" || ft.Record == kind) && (ft.Value == "" || ft.Value == tr.to) && !slices.Contains(labels, ft.Tag) {
+				labels = append(labels, ft.Tag)
+			}
+		}
+	}
+	l.Labels = labels
+
+	attrs := map[string]any{"lsq_record_id": rec.ID, "lsq_record_kind": string(kind), "lsq_lead_id": l.LeadID}
+	for schema, key := range in.Rules.Sync.TicketFields {
+		if v := rec.Fields[schema]; v != "" {
+			attrs[key] = v
+		}
+	}
+	name := strings.TrimSpace(rec.Field("FirstName") + " " + rec.Field("LastName"))
+	if kind == KindOpportunity && name == "" {
+		name = rec.Field("mx_Custom_1")
+	}
+	r.add(Action{Kind: ActCreateTicket, Key: "ticket", Payload: CreateTicketPayload{
+		RecordKind: kind, RecordID: rec.ID, LeadID: l.LeadID, Name: name,
+		Email: rec.Field("EmailAddress"), Phone: ContactPhone(firstNonEmpty(rec.Field("Mobile"), rec.Field("Phone"))),
+		AgentEmail: l.OwnerEmail, Labels: labels, CustomAttributes: attrs,
+	}})
+	d := r.decision(nil)
+	d.Create = true
+	if d.Outcome == OutcomeEcho {
+		d.Outcome = OutcomeApplied
+	}
+	return d
+}
+
+// skips says why a created record gets no ticket, "" when it gets one.
+func (r *Rules) skips(rec *Record) string {
+	switch rec.Kind {
+	case KindLead:
+		if !r.Sync.Leads {
+			return "leads are not synced for this integration (sync.leads is false)"
+		}
+	case KindOpportunity:
+		if !r.Sync.Opportunities {
+			return "opportunities are not synced for this integration (sync.opportunities is false)"
+		}
+		if len(r.Sync.OpportunityTypes) > 0 && !slices.Contains(r.Sync.OpportunityTypes, rec.OpportunityType) {
+			return fmt.Sprintf("opportunity type %d is not in sync.opportunity_types", rec.OpportunityType)
+		}
+	default:
+		return fmt.Sprintf("unknown record kind %q", rec.Kind)
+	}
+	return ""
+}
+
+// gate stops events for unlinked or paused links and stale events.
+func gate(l *Link, at, seen time.Time) (Decision, bool) {
+	switch {
+	case l.State == LinkUnlinked:
+		return Decision{Outcome: OutcomeUnlinked, Detail: "the link was unlinked"}, true
+	case l.Paused:
+		return Decision{Outcome: OutcomePaused, Detail: "link paused: " + l.PausedReason}, true
+	case !at.IsZero() && !seen.IsZero() && at.Before(seen):
+		return Decision{Outcome: OutcomeStale, Detail: fmt.Sprintf("event from %s is older than %s, already applied",
+			at.UTC().Format(time.RFC3339Nano), seen.UTC().Format(time.RFC3339Nano))}, true
+	}
+	return Decision{}, false
+}
+
+// result accumulates a decision.
+type result struct {
+	next    *Link
+	actions []Action
+	unmatch []string
+	notes   []string
+}
+
+func (r *result) add(a Action)         { r.actions = append(r.actions, a) }
+func (r *result) unmatched(s string)   { r.unmatch = append(r.unmatch, s) }
+func (r *result) note(detail string)   { r.notes = append(r.notes, detail) }
+func (r *result) details() []string    { return append(slices.Clone(r.unmatch), r.notes...) }
+func (r *result) changed(l *Link) bool { return l == nil || !sameState(l, r.next) }
+
+func (r *result) decision(prev *Link) Decision {
+	d := Decision{Link: r.next, Actions: r.actions, Detail: strings.Join(r.details(), "; ")}
+	switch {
+	case len(r.actions) > 0:
+		d.Outcome = OutcomeApplied
+		if len(r.unmatch) > 0 {
+			d.Outcome = OutcomeUnmatchedAgent
+		}
+	case len(r.unmatch) > 0:
+		d.Outcome = OutcomeUnmatchedAgent
+	case r.changed(prev):
+		d.Outcome = OutcomeApplied
+	default:
+		d.Outcome = OutcomeEcho
+	}
+	return d
+}
+
+// sameState reports whether two link states differ in anything synced
+// (seen-at timestamps aside).
+func sameState(a, b *Link) bool {
+	if a.OwnerEmail != b.OwnerEmail || !slices.Equal(a.Labels, b.Labels) || len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for k, v := range a.Fields {
+		if w, ok := b.Fields[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// isOwnEcho reports whether value at time at is what lsqbridge itself wrote.
+func isOwnEcho(w Written, value string, at time.Time) bool {
+	return w.Value != "" && w.Value == value && (at.IsZero() || !at.Before(w.At.Add(-echoSkew)))
+}
+
+// diff returns what b adds to a and what it removes from a.
+func diff(a, b []string) (added, removed []string) {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			added = append(added, x)
+		}
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			removed = append(removed, x)
+		}
+	}
+	return added, removed
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b.UTC()
+	}
+	return a
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ContactPhone turns LeadSquared's "+91-9988776655" into Chatwoot's E.164
+// "+919988776655"; "" stays "".
+func ContactPhone(p string) string {
+	d := digits(p)
+	if d == "" {
+		return ""
+	}
+	return "+" + d
+}
+
+// FlowPhone is the Flow-builder form: digits with country code, no "+".
+func FlowPhone(p string) string { return digits(p) }
+
+func digits(p string) string {
+	var b strings.Builder
+	for _, c := range p {
+		if c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,369 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db"
+	"github.com/lsqbridge/lsqbridge/outbox"
+)
+
+// Deliverer performs outbox actions on the platforms (an outbox.Handler).
+// Delivery is at-least-once; each action makes its effect once: setting
+// values is idempotent, labels are read-union-written, creates look before
+// they act on a retry, and a Flow-builder event is never re-sent after an
+// attempt that may have reached the platform.
+type Deliverer struct {
+	pool         *pgxpool.Pool
+	q            *db.Queries
+	integrations *Integrations
+	platforms    Platforms
+	pacer        *Pacer
+	log          *slog.Logger
+}
+
+// NewDeliverer returns the action handler.
+func NewDeliverer(pool *pgxpool.Pool, integrations *Integrations, platforms Platforms, pacer *Pacer, log *slog.Logger) *Deliverer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if pacer == nil {
+		pacer = NewPacer()
+	}
+	return &Deliverer{pool: pool, q: db.New(pool), integrations: integrations, platforms: platforms, pacer: pacer, log: log}
+}
+
+// delivery is one action being handled.
+type delivery struct {
+	*Deliverer
+	a    outbox.Action
+	in   *Integration
+	link *Link
+	c    Clients
+}
+
+// Handle performs one action.
+func (d *Deliverer) Handle(ctx context.Context, a outbox.Action) outbox.Outcome {
+	in, err := d.integrations.Get(ctx, a.IntegrationID)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err}
+	}
+	row, err := d.q.LinkGet(ctx, db.LinkGetParams{IntegrationID: a.IntegrationID, ID: a.LinkID})
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("load link: %w", err)}
+	}
+	link, err := linkFromRow(row)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	x := &delivery{Deliverer: d, a: a, in: in, link: link, c: d.platforms.For(in)}
+	switch a.Kind {
+	case ActCreateTicket:
+		return x.createTicket(ctx)
+	case ActAssign:
+		return x.assign(ctx)
+	case ActAddLabels:
+		return x.addLabels(ctx)
+	case ActFlowEvent:
+		return x.flowEvent(ctx)
+	case ActSetOwner, ActSetFields:
+		return x.updateRecord(ctx)
+	case ActPostActivity:
+		return x.postActivity(ctx)
+	}
+	return outbox.Outcome{Verdict: outbox.Dead, Err: fmt.Errorf("unknown action kind %q", a.Kind)}
+}
+
+func decode[T any](a outbox.Action) (T, error) {
+	var v T
+	if err := json.Unmarshal(a.Payload, &v); err != nil {
+		return v, fmt.Errorf("decode %s payload: %w", a.Kind, err)
+	}
+	return v, nil
+}
+
+// failed turns a platform error into an outcome.
+func (x *delivery) failed(ctx context.Context, op string, err error, leadSquared bool) outbox.Outcome {
+	err = fmt.Errorf("%s: %w", op, err)
+	class, after := ClassOf(err)
+	switch class {
+	case ClassRateLimited:
+		if leadSquared {
+			after = max(after, 5*time.Second)
+			until := time.Now().Add(after)
+			if perr := x.q.IntegrationPauseLeadSquared(ctx, db.IntegrationPauseLeadSquaredParams{ID: x.in.ID, Until: until}); perr != nil {
+				x.log.Error("pause integration", "integration", x.in.ID, "err", perr)
+			}
+			x.pacer.Pause(x.in.ID, until)
+		}
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RateLimited: true, RetryAfter: after, Note: "not_sent"}
+	case ClassPermanent:
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err, Note: "rejected by platform"}
+	case ClassUncertain:
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: "maybe_sent"}
+	}
+	note := "maybe_sent"
+	if notSent(err) {
+		note = "not_sent"
+	}
+	return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: note}
+}
+
+// notSent reports whether a failure certainly happened before the request
+// reached the platform (it could not connect).
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+func (x *delivery) needTicket() (outbox.Outcome, bool) {
+	if x.link.TicketID != 0 {
+		return outbox.Outcome{}, true
+	}
+	return outbox.Outcome{Verdict: outbox.Retry, Err: errors.New("the link has no ticket yet"), Note: "not_sent"}, false
+}
+
+// recordWrite remembers a value written to a platform, so its echo is known.
+func (x *delivery) recordWrite(key, value string, at time.Time) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		return db.New(tx).LinkRecordWrite(ctx, db.LinkRecordWriteParams{IntegrationID: x.in.ID, ID: x.link.ID, Key: key, Value: value, At: at})
+	}
+}
+
+func (x *delivery) agent(ctx context.Context, email string) (Agent, bool) {
+	if email == "" {
+		return Agent{}, false
+	}
+	r, err := x.q.AgentGetByEmail(ctx, db.AgentGetByEmailParams{IntegrationID: x.in.ID, Email: email})
+	if err != nil {
+		return Agent{}, false
+	}
+	return agentFromRow(r), true
+}
+
+func (x *delivery) assign(ctx context.Context) outbox.Outcome {
+	p, err := decode[AssignPayload](x.a)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	if x.link.OwnerEmail != p.Email {
+		return outbox.Outcome{Verdict: outbox.Superseded, Note: "owner changed again before delivery"}
+	}
+	if o, ok := x.needTicket(); !ok {
+		return o
+	}
+	agentID := p.AgentID
+	if a, ok := x.agent(ctx, p.Email); ok && a.LimeChatAgentID != 0 {
+		agentID = a.LimeChatAgentID
+	}
+	sent := time.Now()
+	if err := x.c.LimeChat.Assign(ctx, x.link.TicketID, agentID); err != nil {
+		return x.failed(ctx, "assign ticket", err, false)
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
+		Finish: x.recordWrite(writtenAssignee, p.Email, sent)}
+}
+
+func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
+	p, err := decode[AddLabelsPayload](x.a)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	want := slices.DeleteFunc(slices.Clone(p.Labels), func(l string) bool { return !slices.Contains(x.link.Labels, l) })
+	if len(want) == 0 {
+		return outbox.Outcome{Verdict: outbox.Superseded, Note: "labels removed again before delivery"}
+	}
+	if o, ok := x.needTicket(); !ok {
+		return o
+	}
+	// The labels API replaces the whole list: read, union, write.
+	cur, err := x.c.LimeChat.Labels(ctx, x.link.TicketID)
+	if err != nil {
+		return x.failed(ctx, "read labels", err, false)
+	}
+	union := slices.Clone(cur)
+	for _, l := range want {
+		if !slices.Contains(union, l) {
+			union = append(union, l)
+		}
+	}
+	if len(union) == len(cur) {
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already labelled"}
+	}
+	if _, err := x.c.LimeChat.SetLabels(ctx, x.link.TicketID, union); err != nil {
+		return x.failed(ctx, "set labels", err, false)
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": union}}
+}
+
+func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
+	p, err := decode[FlowEventPayload](x.a)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	if x.c.FlowBuilder == nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: errors.New("the integration has no flow_builder settings"), Note: "not_sent"}
+	}
+	if x.a.Attempts > 1 && x.a.LastOutcome != "not_sent" {
+		return outbox.Outcome{Verdict: outbox.Dead, Note: "unknown", Err: fmt.Errorf(
+			"a previous attempt may have reached Flow-builder (%s); not re-sent so the customer is not messaged twice: "+
+				"check Flow-builder, then `lsqbridge outbox retry` or `drop`", x.a.LastError)}
+	}
+	if p.Phone == "" && x.link.TicketID != 0 {
+		if t, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID); err == nil {
+			p.Phone = FlowPhone(t.Contact.Phone)
+		}
+	}
+	if p.Data == nil {
+		p.Data = map[string]any{}
+	}
+	p.Data["idempotency_key"] = x.a.IdempotencyKey
+	ev := FlowEvent{DistinctID: firstNonEmpty(p.DistinctID, p.Phone), Phone: p.Phone, Event: p.Event, Data: p.Data}
+	if err := x.c.FlowBuilder.SendEvent(ctx, ev); err != nil {
+		o := x.failed(ctx, "send Flow-builder event", err, false)
+		if o.Verdict == outbox.Retry && o.Note != "not_sent" {
+			// It may have been delivered: a person decides, never a retry.
+			o.Verdict, o.Note = outbox.Dead, "unknown"
+		}
+		return o
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"event": p.Event, "phone": p.Phone}}
+}
+
+// updateRecord sends a set_owner or set_fields action, folded together with
+// every waiting owner/field update of the same record into one call.
+func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
+	fields := map[string]string{}
+	ownerEmail := ""
+	absorb := func(kind string, payload []byte) error {
+		switch kind {
+		case ActSetOwner:
+			var p SetOwnerPayload
+			if err := json.Unmarshal(payload, &p); err != nil {
+				return err
+			}
+			if p.Email != x.link.OwnerEmail {
+				return nil // superseded by a later owner change
+			}
+			id := p.UserID
+			if a, ok := x.agent(ctx, p.Email); ok && a.LeadSquaredUserID != "" {
+				id = a.LeadSquaredUserID
+			}
+			ownerEmail = p.Email
+			if x.link.Kind == KindOpportunity {
+				fields["Owner"] = id
+			} else {
+				fields["OwnerId"] = id
+			}
+		case ActSetFields:
+			var p SetFieldsPayload
+			if err := json.Unmarshal(payload, &p); err != nil {
+				return err
+			}
+			for f, v := range p.Fields {
+				if cur, ok := x.link.Fields[f]; !ok || cur == v {
+					fields[f] = v
+				}
+			}
+		}
+		return nil
+	}
+	if err := absorb(x.a.Kind, x.a.Payload); err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	later, err := x.q.OutboxPendingOfKinds(ctx, db.OutboxPendingOfKindsParams{IntegrationID: x.in.ID, LinkID: x.link.ID,
+		Kinds: []string{ActSetOwner, ActSetFields}, AfterID: x.a.ID})
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("read waiting updates: %w", err)}
+	}
+	merged := make([]int64, 0, len(later))
+	for _, r := range later {
+		if err := absorb(r.Kind, r.Payload); err != nil {
+			continue
+		}
+		merged = append(merged, r.ID)
+	}
+	finishMerged := func(ctx context.Context, tx pgx.Tx) error {
+		if len(merged) == 0 {
+			return nil
+		}
+		return db.New(tx).OutboxMarkMerged(ctx, db.OutboxMarkMergedParams{IntegrationID: x.in.ID, Ids: merged})
+	}
+	if len(fields) == 0 {
+		return outbox.Outcome{Verdict: outbox.Superseded, Note: "values changed again before delivery", Finish: finishMerged}
+	}
+	if err := x.pacer.Wait(ctx, x.in.ID, x.in.RequestsPer5s); err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, Note: "not_sent"}
+	}
+	sent := time.Now()
+	if x.link.Kind == KindOpportunity {
+		err = x.c.LeadSquared.UpdateOpportunity(ctx, x.link.RecordID, fields)
+	} else {
+		err = x.c.LeadSquared.UpdateLead(ctx, x.link.RecordID, fields)
+	}
+	if err != nil {
+		return x.failed(ctx, "update "+string(x.link.Kind), err, true)
+	}
+	note := ""
+	if len(merged) > 0 {
+		note = fmt.Sprintf("sent with %d later update(s)", len(merged))
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Note: note, Result: map[string]any{"fields": fields, "merged": merged},
+		Finish: func(ctx context.Context, tx pgx.Tx) error {
+			if err := finishMerged(ctx, tx); err != nil {
+				return err
+			}
+			if ownerEmail != "" {
+				return x.recordWrite(writtenOwner, ownerEmail, sent)(ctx, tx)
+			}
+			return nil
+		}}
+}
+
+func (x *delivery) postActivity(ctx context.Context) outbox.Outcome {
+	p, err := decode[PostActivityPayload](x.a)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	marker := "[lsqbridge " + x.a.IdempotencyKey + "]"
+	if err := x.pacer.Wait(ctx, x.in.ID, x.in.RequestsPer5s); err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, Note: "not_sent"}
+	}
+	if x.a.Attempts > 1 {
+		// A previous attempt may have posted it: look for our marker first.
+		acts, err := x.c.LeadSquared.LeadActivities(ctx, x.link.LeadID, p.EventCode)
+		if err != nil {
+			return x.failed(ctx, "look for a posted activity", err, true)
+		}
+		for _, a := range acts {
+			if strings.Contains(a.Note, marker) {
+				return outbox.Outcome{Verdict: outbox.Delivered, Note: "found posted", Result: map[string]any{"activity_id": a.ID}}
+			}
+		}
+	}
+	act := Activity{EventCode: p.EventCode, Note: strings.TrimSpace(p.Note + "\n" + marker), OwnerEmail: x.link.OwnerEmail, DateTime: time.Now().UTC()}
+	var id string
+	if x.link.Kind == KindOpportunity {
+		if act.OwnerEmail == "" {
+			return outbox.Outcome{Verdict: outbox.Dead, Err: errors.New("an opportunity activity needs an owner e-mail and the link has none")}
+		}
+		id, err = x.c.LeadSquared.PostOpportunityActivity(ctx, x.link.RecordID, act)
+	} else {
+		id, err = x.c.LeadSquared.PostLeadActivity(ctx, x.link.RecordID, act)
+	}
+	if err != nil {
+		return x.failed(ctx, "post activity", err, true)
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"activity_id": id}}
+}

@@ -1,0 +1,386 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db"
+	"github.com/lsqbridge/lsqbridge/outbox"
+)
+
+// Sync applies inbound events: one transaction per event that records the
+// delivery, locks the link, decides, and writes the link's new state with
+// the outbox rows that follow from it.
+type Sync struct {
+	pool    *pgxpool.Pool
+	q       *db.Queries
+	agents  *AgentDirectory
+	notify  func()
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+// SyncConfig holds Sync's collaborators.
+type SyncConfig struct {
+	Agents *AgentDirectory
+	// Notify is called after a commit that enqueued actions (wakes relays).
+	Notify  func()
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// NewSync returns the sync engine.
+func NewSync(pool *pgxpool.Pool, cfg SyncConfig) *Sync {
+	s := &Sync{pool: pool, q: db.New(pool), agents: cfg.Agents, notify: cfg.Notify, metrics: cfg.Metrics, log: cfg.Logger}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Result is what happened to one inbound event.
+type Result struct {
+	EventID int64
+	LinkID  int64
+	Outcome string
+	Detail  string
+	Actions int
+}
+
+// Apply records and applies one event. Raw is the body as received, kept
+// with the event. The returned error means nothing was committed (the
+// caller answers with a failure so the platform may retry).
+func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte) (Result, error) {
+	// A person this event names who is not in the directory yet: refresh it
+	// before deciding (rate-limited), so new agents match without a restart.
+	if s.agents != nil && s.agents.missing(ctx, in.ID, ev) {
+		if err := s.agents.RefreshIfDue(ctx, in); err != nil {
+			s.log.Warn("refresh agent directory on a miss", "integration", in.ID, "err", err)
+		}
+	}
+	var res Result
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.apply(ctx, tx, in, ev, raw)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("apply %s event: %w", ev.Type, err)
+	}
+	s.metrics.event(string(ev.Source), res.Outcome)
+	if res.Actions > 0 {
+		s.notify()
+	}
+	s.log.Info("event applied", "integration", in.ID, "source", ev.Source, "type", ev.Type,
+		"event_id", res.EventID, "link", res.LinkID, "outcome", res.Outcome, "actions", res.Actions)
+	return res, nil
+}
+
+func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, raw []byte) (Result, error) {
+	q := db.New(tx)
+	id, err := insertInbound(ctx, q, in.ID, string(ev.Source), string(ev.Type), ev.DedupKey, ev.OccurredAt, raw, "received", "")
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{EventID: id}
+
+	link, err := s.lockLink(ctx, q, in.ID, ev)
+	if err != nil {
+		return res, err
+	}
+	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
+	if link != nil {
+		if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
+			return res, err
+		}
+		input.Written = link.Written
+	}
+	d := decide(input)
+
+	if d.Link != nil && d.Create {
+		row, err := q.LinkInsert(ctx, insertParams(in.ID, d.Link))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Another delivery created it first: decide again against it.
+			if link, err = s.lockLink(ctx, q, in.ID, ev); err != nil || link == nil {
+				return res, fmt.Errorf("link created concurrently but not found: %v", err)
+			}
+			input.Link, input.Written = link, link.Written
+			if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
+				return res, err
+			}
+			d = decide(input)
+		} else if err != nil {
+			return res, fmt.Errorf("insert link: %w", err)
+		} else {
+			d.Link.ID = row.ID
+			d.Link.IntegrationID = in.ID
+			d.Create = false
+			link = nil // nothing to save beyond the insert
+		}
+	}
+	if d.Link != nil && d.Link.ID != 0 {
+		res.LinkID = d.Link.ID
+	}
+
+	if len(d.Actions) > 0 && d.Link != nil && d.Link.ID != 0 {
+		if tripped, why, err := s.fuse(ctx, q, in, d.Link.ID, len(d.Actions)); err != nil {
+			return res, err
+		} else if tripped {
+			d.Link.Paused, d.Link.PausedReason = true, why
+			d.Actions, d.Outcome, d.Detail = nil, OutcomePaused, why
+			s.log.Error("loop fuse tripped; link paused", "integration", in.ID, "link", d.Link.ID, "reason", why)
+		}
+	}
+	if link != nil && d.Link != nil {
+		if err := saveLink(ctx, q, link, d.Link); err != nil {
+			return res, err
+		}
+	}
+
+	if len(d.Actions) > 0 {
+		rows := make([]outbox.NewAction, len(d.Actions))
+		for i, a := range d.Actions {
+			rows[i] = outbox.NewAction{
+				IntegrationID: in.ID, LinkID: d.Link.ID, Kind: a.Kind, Payload: a.Payload,
+				IdempotencyKey: "ev" + strconv.FormatInt(id, 10) + ":" + a.Key, CausedBy: id,
+			}
+		}
+		n, err := outbox.Enqueue(ctx, tx, rows)
+		if err != nil {
+			return res, err
+		}
+		res.Actions = n
+	}
+	res.Outcome, res.Detail = d.Outcome, d.Detail
+	var linkID *int64
+	if res.LinkID != 0 {
+		linkID = &res.LinkID
+	}
+	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: d.Outcome, Detail: d.Detail, LinkID: linkID}); err != nil {
+		return res, fmt.Errorf("record outcome: %w", err)
+	}
+	return res, nil
+}
+
+// lockLink finds and locks the link an event is about, nil when none.
+func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, ev Event) (*Link, error) {
+	var row db.Link
+	var err error
+	switch {
+	case ev.Record != nil:
+		row, err = q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: integration, RecordKind: string(ev.Record.Kind), RecordID: ev.Record.ID})
+	case ev.Ticket != nil:
+		row, err = q.LinkLockByTicket(ctx, db.LinkLockByTicketParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A ticket we created whose id is not recorded yet (its webhook
+			// overtook the relay): find it by the record id we put on it.
+			kind, rid := ticketRecord(ev.Ticket)
+			if rid == "" {
+				return nil, nil
+			}
+			row, err = q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: integration, RecordKind: kind, RecordID: rid})
+			if err == nil && row.TicketID != nil && *row.TicketID != ev.Ticket.ID {
+				return nil, nil // the record's link has another ticket
+			}
+		}
+	default:
+		return nil, nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock link: %w", err)
+	}
+	return linkFromRow(row)
+}
+
+// ticketRecord reads the record a ticket was opened for from its custom attributes.
+func ticketRecord(t *Ticket) (kind, id string) {
+	id, _ = t.CustomAttributes["lsq_record_id"].(string)
+	kind, _ = t.CustomAttributes["lsq_record_kind"].(string)
+	if kind == "" {
+		kind = string(KindLead)
+	}
+	return kind, id
+}
+
+func openKinds(ctx context.Context, q *db.Queries, integration string, linkID int64) (map[string]bool, error) {
+	kinds, err := q.OutboxOpenKinds(ctx, db.OutboxOpenKindsParams{IntegrationID: integration, LinkID: linkID})
+	if err != nil {
+		return nil, fmt.Errorf("read open actions: %w", err)
+	}
+	m := make(map[string]bool, len(kinds))
+	for _, k := range kinds {
+		m[k] = true
+	}
+	return m, nil
+}
+
+// fuse pauses a link that produced more actions in the last minute than
+// the integration allows: a loop would otherwise spend the customer's API
+// quota and message their customers.
+func (s *Sync) fuse(ctx context.Context, q *db.Queries, in *Integration, linkID int64, adding int) (bool, string, error) {
+	limit := in.Rules.Fuse.MaxActionsPerMinute
+	if limit <= 0 {
+		return false, "", nil
+	}
+	n, err := q.OutboxCountRecentForLink(ctx, db.OutboxCountRecentForLinkParams{IntegrationID: in.ID, LinkID: linkID, WindowSeconds: 60})
+	if err != nil {
+		return false, "", fmt.Errorf("count recent actions: %w", err)
+	}
+	if int(n)+adding <= limit {
+		return false, "", nil
+	}
+	s.metrics.fuse(in.ID)
+	return true, fmt.Sprintf("loop fuse: %d actions for this link within a minute exceeds %d", int(n)+adding, limit), nil
+}
+
+func insertParams(integration string, l *Link) db.LinkInsertParams {
+	fields, _ := json.Marshal(l.Fields)
+	return db.LinkInsertParams{
+		IntegrationID: integration, RecordKind: string(l.Kind), RecordID: l.RecordID, LeadID: l.LeadID,
+		TicketID: ptrInt(l.TicketID), ContactID: ptrInt(l.ContactID), OwnerEmail: l.OwnerEmail,
+		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels, Fields: fields,
+		LsqSeenAt: ptrTime(l.LeadSquaredSeenAt), LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, Origin: l.Origin,
+	}
+}
+
+func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
+	fields, err := json.Marshal(l.Fields)
+	if err != nil {
+		return err
+	}
+	written, err := json.Marshal(l.Written)
+	if err != nil {
+		return err
+	}
+	if l.Written == nil {
+		written = []byte("{}")
+	}
+	var pausedAt *time.Time
+	if l.Paused {
+		now := time.Now()
+		pausedAt = &now
+	}
+	err = q.LinkSaveState(ctx, db.LinkSaveStateParams{
+		IntegrationID: l.IntegrationID, ID: l.ID, OwnerEmail: l.OwnerEmail, OwnerChangedAt: ptrTime(l.OwnerChangedAt),
+		Labels: l.Labels, Fields: fields, Written: written, LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
+		LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, PausedAt: pausedAt, PausedReason: l.PausedReason,
+	})
+	if err != nil {
+		return fmt.Errorf("save link %d: %w", l.ID, err)
+	}
+	if l.TicketID != 0 && prev.TicketID == 0 {
+		if err := q.LinkSetTicket(ctx, db.LinkSetTicketParams{IntegrationID: l.IntegrationID, ID: l.ID, TicketID: &l.TicketID}); err != nil {
+			return fmt.Errorf("record ticket of link %d: %w", l.ID, err)
+		}
+	}
+	return nil
+}
+
+func insertInbound(ctx context.Context, q *db.Queries, integration, source, typ, key string, at time.Time, raw []byte, outcome, detail string) (int64, error) {
+	p := db.InboundInsertParams{
+		IntegrationID: integration, Source: source, EventType: typ, DedupKey: key,
+		OccurredAt: ptrTime(at), Outcome: outcome, Detail: detail,
+	}
+	if json.Valid(raw) && len(raw) > 0 {
+		p.Payload = raw
+	} else {
+		text := string(raw)
+		p.PayloadText = &text
+	}
+	id, err := q.InboundInsert(ctx, p)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("record inbound event: %w", err)
+	}
+	return id, err
+}
+
+// Reject stores a delivery that could not be parsed or authenticated as
+// `rejected`, with the reason: nothing that reached us is lost.
+func (s *Sync) Reject(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, reason string) (Result, error) {
+	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, OutcomeRejected, reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Result{Outcome: OutcomeDuplicate}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	s.metrics.event(string(source), OutcomeRejected)
+	s.log.Warn("webhook rejected", "integration", integration, "source", source, "event_id", id, "reason", reason)
+	return Result{EventID: id, Outcome: OutcomeRejected, Detail: reason}, nil
+}
+
+// Record stores a delivery that needs no decision (an event type we do not
+// act on) with the given outcome.
+func (s *Sync) Record(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, outcome, detail string) (Result, error) {
+	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, outcome, detail)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Result{Outcome: OutcomeDuplicate}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	s.metrics.event(string(source), outcome)
+	return Result{EventID: id, Outcome: outcome, Detail: detail}, nil
+}
+
+// txDirectory reads the agent directory inside the event's transaction.
+type txDirectory struct {
+	ctx         context.Context
+	q           *db.Queries
+	integration string
+}
+
+func agentFromRow(r db.Agent) Agent {
+	a := Agent{Email: r.Email}
+	if r.LsqUserID != nil && r.LsqActive {
+		a.LeadSquaredUserID = *r.LsqUserID
+	}
+	if r.LimechatAgentID != nil && r.LimechatActive {
+		a.LimeChatAgentID = *r.LimechatAgentID
+	}
+	return a
+}
+
+func (d *txDirectory) ByLeadSquaredUser(id string) (Agent, bool) {
+	r, err := d.q.AgentGetByLeadSquaredUser(d.ctx, db.AgentGetByLeadSquaredUserParams{IntegrationID: d.integration, LsqUserID: &id})
+	if err != nil {
+		return Agent{}, false
+	}
+	return agentFromRow(r), true
+}
+
+func (d *txDirectory) ByLimeChatAgent(id int64) (Agent, bool) {
+	r, err := d.q.AgentGetByLimeChatAgent(d.ctx, db.AgentGetByLimeChatAgentParams{IntegrationID: d.integration, LimechatAgentID: &id})
+	if err != nil {
+		return Agent{}, false
+	}
+	return agentFromRow(r), true
+}
+
+func (d *txDirectory) ByEmail(email string) (Agent, bool) {
+	if email == "" {
+		return Agent{}, false
+	}
+	r, err := d.q.AgentGetByEmail(d.ctx, db.AgentGetByEmailParams{IntegrationID: d.integration, Email: email})
+	if err != nil {
+		return Agent{}, false
+	}
+	return agentFromRow(r), true
+}

@@ -60,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"migrate":     cmdMigrate,
 		"integration": cmdIntegration,
 		"sandbox":     cmdSandbox,
+		"agents":      cmdAgents,
+		"outbox":      cmdOutbox,
+		"audit":       cmdAudit,
+		"reconcile":   cmdReconcile,
+		"uat":         cmdUAT,
+		"bench":       cmdBench,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

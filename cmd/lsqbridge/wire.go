@@ -34,6 +34,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	})
 	notifier.Subscribe(a.relay.Wake)
 	h.Webhooks = &httpapi.Webhooks{Integrations: a.integrations, Sync: a.sync, Logger: a.log}
+	if err := a.wireForms(ctx, cfg, platforms, h); err != nil {
+		return err
+	}
 	if !a.noRelay {
 		a.workers = append(a.workers, a.relay.Run)
 	}

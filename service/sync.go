@@ -98,6 +98,13 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	}
 	res := Result{EventID: id}
 
+	if ev.Record != nil {
+		// Serialises with an opportunity form submission on the same lead,
+		// which links its new opportunity before this webhook may look.
+		if err := LockLead(ctx, tx, in.ID, firstNonEmpty(ev.Record.LeadID, ev.Record.ID)); err != nil {
+			return res, err
+		}
+	}
 	link, err := s.lockLink(ctx, q, in.ID, ev)
 	if err != nil {
 		return res, err
@@ -383,4 +390,18 @@ func (d *txDirectory) ByEmail(email string) (Agent, bool) {
 		return Agent{}, false
 	}
 	return agentFromRow(r), true
+}
+
+// LockLead takes a transaction-scoped advisory lock on one lead of one
+// integration. Webhook application and the opportunity form both take it,
+// so a webhook about an opportunity the form is creating waits for the
+// form's link instead of opening a second ticket.
+func LockLead(ctx context.Context, tx pgx.Tx, integration, leadID string) error {
+	if leadID == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", integration+":"+leadID); err != nil {
+		return fmt.Errorf("lock lead %s: %w", leadID, err)
+	}
+	return nil
 }

@@ -4,9 +4,6 @@ import "errors"
 
 var errNotYet = errors.New("not implemented yet")
 
-func cmdAgents(e *env, args []string) error    { return errNotYet }
-func cmdOutbox(e *env, args []string) error    { return errNotYet }
-func cmdAudit(e *env, args []string) error     { return errNotYet }
-func cmdReconcile(e *env, args []string) error { return errNotYet }
-func cmdUAT(e *env, args []string) error       { return errNotYet }
-func cmdBench(e *env, args []string) error     { return errNotYet }
+func cmdAgents(e *env, args []string) error { return errNotYet }
+func cmdOutbox(e *env, args []string) error { return errNotYet }
+func cmdAudit(e *env, args []string) error  { return errNotYet }

@@ -80,10 +80,20 @@ func New(cfg Config) *Client {
 	return &Client{
 		base:    strings.TrimRight(cfg.BaseURL, "/") + "/api/v1/accounts/" + strconv.FormatInt(cfg.AccountID, 10),
 		token:   cfg.APIToken,
-		hc:      cmp.Or(cfg.HTTPClient, http.DefaultClient),
+		hc:      noRedirects(cfg.HTTPClient),
 		timeout: cmp.Or(cfg.Timeout, defaultTimeout),
 		retries: retries,
 	}
+}
+
+// noRedirects returns a copy of hc (http.DefaultClient when nil) that does
+// not follow redirects: net/http would forward the api_access_token and
+// x-limechat-uat headers to whatever host a redirect names. A 3xx is
+// returned as a permanent error instead.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *cmp.Or(hc, http.DefaultClient)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // do sends one JSON call under the account path (retrying as Config says)

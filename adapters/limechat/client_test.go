@@ -327,3 +327,17 @@ func TestContextEndsDuringBackoff(t *testing.T) {
 		t.Errorf("%d attempts, want 1", n)
 	}
 }
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	elsewhere := newScripted(t, reply{body: `[]`})
+	srv := newScripted(t, reply{status: http.StatusFound, header: map[string]string{"Location": elsewhere.url + "/steal"}})
+	_, err := newTestClient(srv, time.Second).Agents(context.Background())
+	ae := asAPIError(t, err)
+	if ae.StatusCode != http.StatusFound || ae.Class() != service.ClassPermanent {
+		t.Errorf("got %v", err)
+	}
+	if n := len(elsewhere.requests()); n != 0 {
+		t.Errorf("the redirect target got %d requests (and the token)", n)
+	}
+}

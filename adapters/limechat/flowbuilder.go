@@ -45,7 +45,7 @@ func NewFlowBuilder(cfg FlowBuilderConfig) *FlowBuilder {
 		method:  http.MethodPost,
 		url:     strings.TrimRight(cfg.BaseURL, "/") + "/api/v1/cvf-events",
 		header:  map[string]string{"x-limechat-uat": cfg.Key, "x-fb-account-id": cfg.AccountID},
-		hc:      cmp.Or(cfg.HTTPClient, http.DefaultClient),
+		hc:      noRedirects(cfg.HTTPClient),
 		timeout: cmp.Or(cfg.Timeout, defaultTimeout),
 		secrets: []string{cfg.Key},
 	}}

@@ -65,6 +65,7 @@ func VerifySignature(secret []byte, header http.Header, body []byte, now time.Ti
 	if !hmac.Equal(got, mac(secret, tsText, body)) {
 		return ErrSignatureInvalid
 	}
+	// Integer bounds first: time.Unix misbehaves for absurd timestamps.
 	skew := now.Sub(time.Unix(ts, 0))
 	if ts > now.Unix()+int64(maxSkew/time.Second)+1 || ts < now.Unix()-int64(maxSkew/time.Second)-1 || skew > maxSkew || skew < -maxSkew {
 		return ErrSignatureStale

@@ -11,7 +11,7 @@ import (
 )
 
 const linkGet = `-- name: LinkGet :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
 `
 
 type LinkGetParams struct {
@@ -35,6 +35,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -48,7 +49,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 }
 
 const linkGetByRecord = `-- name: LinkGetByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 `
 
 type LinkGetByRecordParams struct {
@@ -73,6 +74,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -86,7 +88,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
 `
 
 type LinkGetByTicketParams struct {
@@ -110,6 +112,7 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -124,11 +127,11 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 
 const linkInsert = `-- name: LinkInsert :one
 INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email,
-                   owner_changed_at, labels, fields, lsq_seen_at, limechat_seen_at, state, origin)
+                   owner_changed_at, labels, fields, seen, lsq_seen_at, limechat_seen_at, state, origin)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12, $13, $14)
+        $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
-RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at
+RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at
 `
 
 type LinkInsertParams struct {
@@ -142,6 +145,7 @@ type LinkInsertParams struct {
 	OwnerChangedAt *time.Time
 	Labels         []string
 	Fields         []byte
+	Seen           []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
 	State          string
@@ -162,6 +166,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		arg.OwnerChangedAt,
 		arg.Labels,
 		arg.Fields,
+		arg.Seen,
 		arg.LsqSeenAt,
 		arg.LimechatSeenAt,
 		arg.State,
@@ -181,6 +186,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -194,7 +200,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 }
 
 const linkListActive = `-- name: LinkListActive :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
 WHERE integration_id = $1 AND state = 'active' AND id > $2
 ORDER BY id LIMIT $3
 `
@@ -227,6 +233,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 			&i.Labels,
 			&i.Fields,
 			&i.Written,
+			&i.Seen,
 			&i.LsqSeenAt,
 			&i.LimechatSeenAt,
 			&i.State,
@@ -247,7 +254,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 }
 
 const linkLock = `-- name: LinkLock :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LinkLockParams struct {
@@ -271,6 +278,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -284,7 +292,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 }
 
 const linkLockByRecord = `-- name: LinkLockByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
 WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 FOR UPDATE
 `
@@ -311,6 +319,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -324,7 +333,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -348,6 +357,7 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.Labels,
 		&i.Fields,
 		&i.Written,
+		&i.Seen,
 		&i.LsqSeenAt,
 		&i.LimechatSeenAt,
 		&i.State,
@@ -392,13 +402,14 @@ UPDATE links SET
     labels = $3,
     fields = $4,
     written = $5,
-    lsq_seen_at = $6,
-    limechat_seen_at = $7,
-    state = $8,
-    paused_at = $9,
-    paused_reason = $10,
+    seen = $6,
+    lsq_seen_at = $7,
+    limechat_seen_at = $8,
+    state = $9,
+    paused_at = $10,
+    paused_reason = $11,
     updated_at = now()
-WHERE integration_id = $11 AND id = $12
+WHERE integration_id = $12 AND id = $13
 `
 
 type LinkSaveStateParams struct {
@@ -407,6 +418,7 @@ type LinkSaveStateParams struct {
 	Labels         []string
 	Fields         []byte
 	Written        []byte
+	Seen           []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
 	State          string
@@ -425,6 +437,7 @@ func (q *Queries) LinkSaveState(ctx context.Context, arg LinkSaveStateParams) er
 		arg.Labels,
 		arg.Fields,
 		arg.Written,
+		arg.Seen,
 		arg.LsqSeenAt,
 		arg.LimechatSeenAt,
 		arg.State,

@@ -6,6 +6,8 @@ package db
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Agent struct {
@@ -18,6 +20,19 @@ type Agent struct {
 	LimechatName    string
 	LimechatActive  bool
 	RefreshedAt     time.Time
+}
+
+type AuditEvent struct {
+	IntegrationID string
+	EventID       int64
+	ReceivedAt    time.Time
+	OccurredAt    *time.Time
+	Source        string
+	EventType     string
+	LinkID        *int64
+	Outcome       string
+	Detail        string
+	Body          string
 }
 
 type AuditFailingAction struct {
@@ -34,7 +49,7 @@ type AuditFailingAction struct {
 	NextAttemptAt time.Time
 	LastError     string
 	CreatedAt     time.Time
-	Age           int32
+	Age           pgtype.Interval
 }
 
 type AuditLink struct {
@@ -45,15 +60,18 @@ type AuditLink struct {
 	LeadID        string
 	TicketID      *int64
 	ContactID     *int64
+	ContactEmail  string
+	ContactPhone  string
 	OwnerEmail    string
 	Labels        []string
 	Fields        []byte
 	State         string
 	Origin        string
+	PausedAt      *time.Time
 	PausedReason  string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
-	LastEventAt   interface{}
+	LastEventAt   time.Time
 	OpenActions   int64
 	DeadActions   int64
 }
@@ -74,25 +92,43 @@ type AuditLinkTimeline struct {
 
 type AuditSyncLag struct {
 	IntegrationID          string
-	Disabled               interface{}
+	Disabled               bool
 	LsqPausedUntil         *time.Time
+	LinksWaitingForTicket  int64
 	OpenActions            int64
-	OldestOpenAge          int32
+	OldestOpenAge          pgtype.Interval
+	FailingActions         int64
 	DeadActions            int64
 	DeliveredLastHour      int64
 	P50DeliverySeconds     float64
 	P95DeliverySeconds     float64
-	LastLeadsquaredEventAt interface{}
-	LastLimechatEventAt    interface{}
+	LastLeadsquaredEventAt time.Time
+	LastLimechatEventAt    time.Time
 }
 
 type AuditUnmatchedAgent struct {
 	IntegrationID string
+	Person        string
 	Email         string
 	SeenOn        string
+	MissingOn     string
 	Occurrences   int64
-	LastSeenAt    interface{}
-	LastLinkID    interface{}
+	FirstSeenAt   time.Time
+	LastSeenAt    time.Time
+	LastLinkID    int64
+	LastDetail    string
+	MatchedNow    bool
+}
+
+type FormSubmission struct {
+	IntegrationID  string
+	IdempotencyKey string
+	TicketID       int64
+	Origin         string
+	Status         string
+	Response       []byte
+	CreatedAt      time.Time
+	FinishedAt     *time.Time
 }
 
 type InboundEvent struct {
@@ -148,6 +184,7 @@ type Link struct {
 	Labels         []string
 	Fields         []byte
 	Written        []byte
+	Seen           []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
 	State          string

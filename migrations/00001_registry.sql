@@ -62,6 +62,10 @@ CREATE TABLE links (
     -- What lsqbridge itself last wrote to each side, and when: an inbound
     -- change to exactly that value, no older than the write, is its echo.
     written          jsonb NOT NULL DEFAULT '{}',
+    -- Source time of the newest change applied per attribute ("label:vip",
+    -- "field:mx_City", "assignee"…): an older change of that attribute is
+    -- stale, while older changes of other attributes still apply.
+    seen             jsonb NOT NULL DEFAULT '{}',
     lsq_seen_at      timestamptz,
     limechat_seen_at timestamptz,
     state            text NOT NULL DEFAULT 'pending_ticket' CHECK (state IN ('pending_ticket', 'active', 'unlinked')),

@@ -110,13 +110,16 @@ func decideLeadSquared(in Input) Decision {
 		return newLink(in)
 	}
 	l := in.Link
-	if d, stop := gate(l, ev.OccurredAt, l.LeadSquaredSeenAt); stop {
+	if d, stop := gate(l); stop {
 		return d
 	}
 	next := l.clone()
 	next.LeadSquaredSeenAt = later(l.LeadSquaredSeenAt, ev.OccurredAt)
 	r := result{next: next}
+	at := ev.OccurredAt
 
+	// With Before/After, only what changed counts; a flat snapshot counts
+	// whole, except values our own unfinished writes are about to replace.
 	snapshot := ev.Before == nil
 	changed := func(f string) bool { return snapshot || slices.Contains(ev.Changed, f) }
 
@@ -125,13 +128,16 @@ func decideLeadSquared(in Input) Decision {
 		ownerField = "Owner"
 	}
 	if changed(ownerField) && !(snapshot && in.Open[ActSetOwner]) && rec.OwnerID != "" {
-		r.ownerFromLeadSquared(in, rec, ev.OccurredAt)
+		r.ownerFromLeadSquared(in, rec, at)
 	}
 
 	var trans []transition
 	for _, f := range in.Rules.WatchedFields(l.Kind) {
 		v, ok := rec.Fields[f]
 		if !ok || !changed(f) || (snapshot && in.Open[ActSetFields]) {
+			continue
+		}
+		if !r.fresh("field:"+f, at) {
 			continue
 		}
 		if next.Fields[f] != v {
@@ -153,14 +159,11 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
 		return
 	}
-	if email == r.next.OwnerEmail {
-		return
-	}
-	if isOwnEcho(in.Written[writtenOwner], email, at) {
+	if email == r.next.OwnerEmail || isOwnEcho(r.next.Written[writtenOwner], email, at) {
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
-		r.note(fmt.Sprintf("owner change to %s is older than the last agent change; kept %s", email, r.next.OwnerEmail))
+		r.staleNote(fmt.Sprintf("owner change to %s is older than the last owner/agent change", email))
 		return
 	}
 	a, ok := in.Agents.ByEmail(email)
@@ -170,6 +173,9 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	}
 	r.next.OwnerEmail = email
 	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
+	// LeadSquared moved away from what we last wrote there: a later report
+	// of that value is a person's change, not our echo.
+	delete(r.next.Written, writtenOwner)
 	r.add(Action{Kind: ActAssign, Key: "assign", Payload: AssignPayload{Email: email, AgentID: a.LimeChatAgentID}})
 }
 
@@ -182,7 +188,7 @@ func decideLimeChat(in Input) Decision {
 		return Decision{Outcome: OutcomeUnlinked, Detail: fmt.Sprintf("ticket %d was not created or linked by lsqbridge", t.ID)}
 	}
 	l := in.Link
-	if d, stop := gate(l, ev.OccurredAt, l.LimeChatSeenAt); stop {
+	if d, stop := gate(l); stop {
 		return d
 	}
 	next := l.clone()
@@ -191,13 +197,18 @@ func decideLimeChat(in Input) Decision {
 		next.TicketID = t.ID
 	}
 	r := result{next: next}
-	// Full snapshots (a created conversation, a reconcile read) carry every
-	// attribute; conversation_updated says which ones changed.
-	snapshot := ev.Type == EventConversationCreated || ev.Type == EventReconcile
+	at := ev.OccurredAt
+	if ev.Type == EventConversationCreated {
+		// Only lsqbridge creates linked tickets: this is our own create.
+		return r.decision(l)
+	}
+	// A reconcile read carries every attribute; conversation_updated says
+	// which ones changed (changed_attributes).
+	snapshot := ev.Type == EventReconcile
 	inFlight := in.Open[ActCreateTicket]
 
 	if ev.AssigneeChanged || (snapshot && !inFlight && !in.Open[ActAssign]) {
-		r.ownerFromLimeChat(in, t, ev.OccurredAt)
+		r.ownerFromLimeChat(in, t, at)
 	}
 
 	var added, removed []string
@@ -209,15 +220,17 @@ func decideLimeChat(in Input) Decision {
 	}
 	var newTags []string
 	for _, lb := range removed {
-		next.Labels = slices.DeleteFunc(next.Labels, func(s string) bool { return s == lb })
+		if r.fresh("label:"+lb, at) {
+			next.Labels = slices.DeleteFunc(next.Labels, func(s string) bool { return s == lb })
+		}
 	}
 	for _, lb := range added {
-		if !slices.Contains(next.Labels, lb) {
+		if r.fresh("label:"+lb, at) && !slices.Contains(next.Labels, lb) {
 			next.Labels = append(next.Labels, lb)
 			newTags = append(newTags, lb)
 		}
 	}
-	r.applyTags(in, newTags)
+	r.applyTags(in, newTags, at)
 	return r.decision(l)
 }
 
@@ -232,11 +245,11 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 		r.unmatched(fmt.Sprintf("LimeChat agent %d is not in the agent directory (no e-mail known)", t.AssigneeID))
 		return
 	}
-	if a.Email == r.next.OwnerEmail || isOwnEcho(in.Written[writtenAssignee], a.Email, at) {
+	if a.Email == r.next.OwnerEmail || isOwnEcho(r.next.Written[writtenAssignee], a.Email, at) {
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
-		r.note(fmt.Sprintf("agent change to %s is older than the last owner change; kept %s", a.Email, r.next.OwnerEmail))
+		r.staleNote(fmt.Sprintf("agent change to %s is older than the last owner/agent change", a.Email))
 		return
 	}
 	if a.LeadSquaredUserID == "" {
@@ -245,11 +258,12 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	}
 	r.next.OwnerEmail = a.Email
 	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
+	delete(r.next.Written, writtenAssignee)
 	r.add(Action{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
 }
 
 // applyTags runs the tag rules for labels newly added to the ticket.
-func (r *result) applyTags(in Input, tags []string) {
+func (r *result) applyTags(in Input, tags []string, at time.Time) {
 	set := map[string]string{}
 	var trans []transition
 	for _, tag := range tags {
@@ -269,6 +283,7 @@ func (r *result) applyTags(in Input, tags []string) {
 				}
 				trans = append(trans, transition{field: f, from: r.next.Fields[f], to: v})
 				r.next.Fields[f] = v
+				r.saw("field:"+f, at)
 				set[f] = v
 			}
 		}
@@ -335,6 +350,7 @@ func newLink(in Input) Decision {
 	l := &Link{
 		Kind: kind, RecordID: rec.ID, LeadID: firstNonEmpty(rec.LeadID, rec.ID), State: LinkPendingTicket,
 		Origin: OriginLeadSquared, Fields: map[string]string{}, Labels: []string{},
+		Written: map[string]Written{}, Seen: map[string]time.Time{},
 		LeadSquaredSeenAt: in.Event.OccurredAt.UTC(),
 	}
 	for _, f := range in.Rules.WatchedFields(kind) {
@@ -343,6 +359,9 @@ func newLink(in Input) Decision {
 		}
 	}
 	r := result{next: l}
+	for f := range l.Fields {
+		r.saw("field:"+f, in.Event.OccurredAt)
+	}
 	email := strings.ToLower(rec.OwnerEmail)
 	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {
 		email = a.Email
@@ -418,16 +437,13 @@ func (r *Rules) skips(rec *Record) string {
 	return ""
 }
 
-// gate stops events for unlinked or paused links and stale events.
-func gate(l *Link, at, seen time.Time) (Decision, bool) {
+// gate stops events for unlinked or paused links.
+func gate(l *Link) (Decision, bool) {
 	switch {
 	case l.State == LinkUnlinked:
 		return Decision{Outcome: OutcomeUnlinked, Detail: "the link was unlinked"}, true
 	case l.Paused:
 		return Decision{Outcome: OutcomePaused, Detail: "link paused: " + l.PausedReason}, true
-	case !at.IsZero() && !seen.IsZero() && at.Before(seen):
-		return Decision{Outcome: OutcomeStale, Detail: fmt.Sprintf("event from %s is older than %s, already applied",
-			at.UTC().Format(time.RFC3339Nano), seen.UTC().Format(time.RFC3339Nano))}, true
 	}
 	return Decision{}, false
 }
@@ -438,7 +454,31 @@ type result struct {
 	actions []Action
 	unmatch []string
 	notes   []string
+	stale   []string
 }
+
+// fresh reports whether a change of attribute attr at time at is not older
+// than the newest change of it already applied, and if so records it.
+// Webhooks arrive out of order; per attribute, state never rolls back.
+func (r *result) fresh(attr string, at time.Time) bool {
+	if !at.IsZero() && at.Before(r.next.Seen[attr]) {
+		r.stale = append(r.stale, attr)
+		return false
+	}
+	r.saw(attr, at)
+	return true
+}
+
+func (r *result) saw(attr string, at time.Time) {
+	if r.next.Seen == nil {
+		r.next.Seen = map[string]time.Time{}
+	}
+	if at.After(r.next.Seen[attr]) {
+		r.next.Seen[attr] = at.UTC()
+	}
+}
+
+func (r *result) staleNote(s string) { r.stale = append(r.stale, s) }
 
 func (r *result) add(a Action)         { r.actions = append(r.actions, a) }
 func (r *result) unmatched(s string)   { r.unmatch = append(r.unmatch, s) }
@@ -458,6 +498,9 @@ func (r *result) decision(prev *Link) Decision {
 		d.Outcome = OutcomeUnmatchedAgent
 	case r.changed(prev):
 		d.Outcome = OutcomeApplied
+	case len(r.stale) > 0:
+		d.Outcome = OutcomeStale
+		d.Detail = "older than changes already applied: " + strings.Join(r.stale, ", ")
 	default:
 		d.Outcome = OutcomeEcho
 	}

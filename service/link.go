@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -53,14 +54,24 @@ type Link struct {
 	PausedReason      string
 	// Written is what the relay last wrote to each side (links.written).
 	Written map[string]Written
+	// Seen is the source time of the newest applied change per attribute.
+	Seen map[string]time.Time
 }
 
 func (l *Link) clone() *Link {
 	c := *l
 	c.Labels = slices.Clone(l.Labels)
-	c.Fields = make(map[string]string, len(l.Fields))
-	for k, v := range l.Fields {
-		c.Fields[k] = v
+	c.Fields = maps.Clone(l.Fields)
+	c.Written = maps.Clone(l.Written)
+	c.Seen = maps.Clone(l.Seen)
+	if c.Fields == nil {
+		c.Fields = map[string]string{}
+	}
+	if c.Written == nil {
+		c.Written = map[string]Written{}
+	}
+	if c.Seen == nil {
+		c.Seen = map[string]time.Time{}
 	}
 	return &c
 }
@@ -88,6 +99,9 @@ func linkFromRow(r db.Link) (*Link, error) {
 	}
 	if err := json.Unmarshal(r.Written, &l.Written); err != nil {
 		return nil, fmt.Errorf("decode written of link %d: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.Seen, &l.Seen); err != nil {
+		return nil, fmt.Errorf("decode seen of link %d: %w", r.ID, err)
 	}
 	if l.Labels == nil {
 		l.Labels = []string{}

@@ -259,7 +259,12 @@ func (s *Sync) fuse(ctx context.Context, q *db.Queries, in *Integration, linkID 
 
 func insertParams(integration string, l *Link) db.LinkInsertParams {
 	fields, _ := json.Marshal(l.Fields)
+	seen, _ := json.Marshal(l.Seen)
+	if l.Seen == nil {
+		seen = []byte("{}")
+	}
 	return db.LinkInsertParams{
+		Seen: seen,
 		IntegrationID: integration, RecordKind: string(l.Kind), RecordID: l.RecordID, LeadID: l.LeadID,
 		TicketID: ptrInt(l.TicketID), ContactID: ptrInt(l.ContactID), OwnerEmail: l.OwnerEmail,
 		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels, Fields: fields,
@@ -279,6 +284,13 @@ func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
 	if l.Written == nil {
 		written = []byte("{}")
 	}
+	seen, err := json.Marshal(l.Seen)
+	if err != nil {
+		return err
+	}
+	if l.Seen == nil {
+		seen = []byte("{}")
+	}
 	var pausedAt *time.Time
 	if l.Paused {
 		now := time.Now()
@@ -286,7 +298,7 @@ func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
 	}
 	err = q.LinkSaveState(ctx, db.LinkSaveStateParams{
 		IntegrationID: l.IntegrationID, ID: l.ID, OwnerEmail: l.OwnerEmail, OwnerChangedAt: ptrTime(l.OwnerChangedAt),
-		Labels: l.Labels, Fields: fields, Written: written, LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
+		Labels: l.Labels, Fields: fields, Written: written, Seen: seen, LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
 		LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, PausedAt: pausedAt, PausedReason: l.PausedReason,
 	})
 	if err != nil {

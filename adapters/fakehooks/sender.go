@@ -237,3 +237,15 @@ func (s *Sender) post(ctx context.Context, d Delivery) {
 	s.results = append(s.results, res)
 	s.mu.Unlock()
 }
+
+// Requeue puts a delivery back in the queue as is, without applying faults
+// again (tests that deliver part of a batch and delay the rest).
+func (s *Sender) Requeue(d Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.queue = append(s.queue, d)
+	s.cond.Broadcast()
+}

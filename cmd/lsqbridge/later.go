@@ -1,5 +1,9 @@
 package main
 
-func cmdReconcile(e *env, args []string) error { return errNotYet }
-func cmdUAT(e *env, args []string) error       { return errNotYet }
-func cmdBench(e *env, args []string) error     { return errNotYet }
+import "errors"
+
+var errLater = errors.New("not implemented yet")
+
+func cmdReconcile(e *env, args []string) error { return errLater }
+func cmdUAT(e *env, args []string) error       { return errLater }
+func cmdBench(e *env, args []string) error     { return errLater }

@@ -99,7 +99,11 @@ type sandboxOptions struct {
 	Rules                       *service.Rules
 	Signed                      bool
 	WebhookMillis               bool
-	AppOptions                  []appOption
+	// Automation points LimeChat's automation-rule webhook at lsqbridge.
+	Automation bool
+	// Now is both fakes' clock (time.Now when nil).
+	Now        func() time.Time
+	AppOptions []appOption
 }
 
 // startSandbox starts both fakes and lsqbridge, applies the demo
@@ -113,10 +117,10 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	}
 	s := &sandbox{Users: map[string]service.User{}, Agents: map[string]service.User{}}
 	s.LSQHooks, s.LCHooks = fakehooks.New(nil), fakehooks.New(nil)
-	s.LSQ = lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: s.LSQHooks, WebhookMillis: o.WebhookMillis})
+	s.LSQ = lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: s.LSQHooks, WebhookMillis: o.WebhookMillis, Now: o.Now})
 	s.LSQ.AddLeadField(service.FieldMeta{SchemaName: "mx_Callback_Requested", DisplayName: "Callback Requested", DataType: "Select", Options: []string{"Yes", "No"}})
 	s.LC = limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: demoLCToken,
-		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: s.LCHooks})
+		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: s.LCHooks, Now: o.Now})
 	for _, p := range demoPeople {
 		s.Users[p.email] = s.LSQ.AddUser(p.email, p.first, p.last)
 		s.Agents[p.email] = s.LC.AddAgent(p.first+" "+p.last, p.email)
@@ -199,7 +203,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		secret = []byte(demoWebhookSig)
 	}
 	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Token, nil, secret)
-	s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
+	if o.Automation {
+		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
+	}
 
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
@@ -243,7 +249,7 @@ func cmdSandbox(e *env, args []string) error {
 	if err := migrateUp(e.ctx, pool); err != nil {
 		return err
 	}
-	s, err := startSandbox(e.ctx, e.cfg, pool, log, sandboxOptions{Listen: e.cfg.Listen, LSQListen: *lsqAddr, LCListen: *lcAddr, WebhookMillis: true})
+	s, err := startSandbox(e.ctx, e.cfg, pool, log, sandboxOptions{Listen: e.cfg.Listen, LSQListen: *lsqAddr, LCListen: *lcAddr, WebhookMillis: true, Automation: true})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lsqbridge/lsqbridge/db"
+	"github.com/lsqbridge/lsqbridge/outbox"
+)
+
+// `lsqbridge outbox` is how a person handles actions the relay gave up on
+// (dead) or keeps failing (pending with errors): list them, retry them with
+// a fresh attempt budget, or drop them.
+
+const outboxUsage = "usage: lsqbridge outbox list [--integration ID] [--status dead,pending] [--limit N]\n" +
+	"       lsqbridge outbox retry --integration ID [--force] ACTION_ID...\n" +
+	"       lsqbridge outbox drop --integration ID ACTION_ID..."
+
+var outboxStatuses = []string{outbox.StatusPending, outbox.StatusDelivering, outbox.StatusDelivered, outbox.StatusSuperseded, outbox.StatusDead}
+
+func cmdOutbox(e *env, args []string) error {
+	if len(args) == 0 {
+		return errors.New(outboxUsage)
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("outbox "+sub, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	e.cfg.bindDB(fs)
+	integration := fs.String("integration", "", "the integration the actions belong to")
+	status := fs.String("status", "dead,pending", "with list: statuses to show, comma-separated")
+	limit := fs.Int("limit", 200, "with list: at most this many rows")
+	force := fs.Bool("force", false, "with retry: also retry actions whose earlier delivery may have happened (outcome unknown)")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	switch sub {
+	case "list":
+		if len(pos) > 0 {
+			return fmt.Errorf("list takes no arguments\n%s", outboxUsage)
+		}
+	case "retry", "drop":
+		if *integration == "" || len(pos) == 0 {
+			return fmt.Errorf("%s needs --integration ID and at least one action id\n%s", sub, outboxUsage)
+		}
+		for _, p := range pos {
+			id, err := strconv.ParseInt(p, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("%q is not an action id (the number in the list's ID column)", p)
+			}
+			ids = append(ids, id)
+		}
+	default:
+		return fmt.Errorf("unknown outbox command %q\n%s", sub, outboxUsage)
+	}
+	if err := e.cfg.Validate(true, false); err != nil {
+		return err
+	}
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+	switch sub {
+	case "list":
+		return outboxList(e, q, *integration, *status, *limit)
+	case "retry":
+		return outboxChange(e, q, *integration, ids, func(r db.Outbox) (bool, string, error) {
+			if r.Outcome == "unknown" && !*force {
+				return false, fmt.Sprintf("action %d (%s): may have reached %s before its attempt failed (outcome unknown);"+
+					" check there first, then retry with --force, or drop it", r.ID, r.Kind, platformOf(r.Kind)), nil
+			}
+			n, err := q.OutboxRetry(e.ctx, db.OutboxRetryParams{IntegrationID: r.IntegrationID, ID: r.ID})
+			if err == nil && n == 1 {
+				fmt.Fprintf(e.stdout, "action %d (%s): retrying now with a fresh attempt budget\n", r.ID, r.Kind)
+			}
+			return n == 1, "", err
+		})
+	default:
+		return outboxChange(e, q, *integration, ids, func(r db.Outbox) (bool, string, error) {
+			n, err := q.OutboxDrop(e.ctx, db.OutboxDropParams{IntegrationID: r.IntegrationID, ID: r.ID})
+			if err == nil && n == 1 {
+				fmt.Fprintf(e.stdout, "action %d (%s): dropped; it will not be delivered\n", r.ID, r.Kind)
+			}
+			return n == 1, "", err
+		})
+	}
+}
+
+func outboxList(e *env, q *db.Queries, integration, statuses string, limit int) error {
+	var want []string
+	for _, s := range strings.Split(statuses, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(outboxStatuses, s) {
+			return fmt.Errorf("unknown status %q (one of %s)", s, strings.Join(outboxStatuses, ", "))
+		}
+		want = append(want, s)
+	}
+	p := db.OutboxListParams{Statuses: want, MaxRows: int32(max(limit, 1))}
+	if integration != "" {
+		p.IntegrationID = &integration
+	}
+	rows, err := q.OutboxList(e.ctx, p)
+	if err != nil {
+		return fmt.Errorf("list outbox: %w", err)
+	}
+	t := newTable(e.stdout, "ID", "INTEGRATION", "LINK", "KIND", "STATUS", "OUTCOME", "ATTEMPTS", "NEXT ATTEMPT", "CREATED", "LAST ERROR")
+	for _, r := range rows {
+		next := stamp(r.NextAttemptAt)
+		if r.Status != outbox.StatusPending {
+			next = ""
+		}
+		t.row(strconv.FormatInt(r.ID, 10), r.IntegrationID, strconv.FormatInt(r.LinkID, 10), r.Kind, r.Status, r.Outcome,
+			strconv.Itoa(int(r.Attempts)), next, stamp(r.CreatedAt), truncate(r.LastError, 100))
+	}
+	return t.flush()
+}
+
+// outboxChangeFunc changes one action; it reports whether the row changed,
+// or why it refuses to change it.
+type outboxChangeFunc func(db.Outbox) (changed bool, refusal string, err error)
+
+// outboxChange applies change to each action and explains every action it
+// could not change; any refusal makes the command fail.
+func outboxChange(e *env, q *db.Queries, integration string, ids []int64, change outboxChangeFunc) error {
+	refused := 0
+	for _, id := range ids {
+		why, err := outboxChangeOne(e, q, integration, id, change)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			fmt.Fprintln(e.stderr, why)
+			refused++
+		}
+	}
+	if refused > 0 {
+		return fmt.Errorf("%d of %d actions left unchanged", refused, len(ids))
+	}
+	return nil
+}
+
+func outboxChangeOne(e *env, q *db.Queries, integration string, id int64, change outboxChangeFunc) (string, error) {
+	r, err := q.OutboxGet(e.ctx, db.OutboxGetParams{IntegrationID: integration, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Sprintf("action %d: not found in integration %s", id, integration), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read action %d: %w", id, err)
+	}
+	if why := unchangeable(r); why != "" {
+		return why, nil
+	}
+	ok, refusal, err := change(r)
+	if err != nil {
+		return "", fmt.Errorf("change action %d: %w", id, err)
+	}
+	if refusal != "" {
+		return refusal, nil
+	}
+	if !ok {
+		// The relay took or finished it between the read and the change.
+		if r, err = q.OutboxGet(e.ctx, db.OutboxGetParams{IntegrationID: integration, ID: id}); err == nil {
+			if why := unchangeable(r); why != "" {
+				return why, nil
+			}
+		}
+		return fmt.Sprintf("action %d: changed meanwhile; look again with `lsqbridge outbox list`", id), nil
+	}
+	return "", nil
+}
+
+// unchangeable says why an action cannot be retried or dropped, or "".
+func unchangeable(r db.Outbox) string {
+	switch r.Status {
+	case outbox.StatusDelivered:
+		return fmt.Sprintf("action %d (%s): already delivered at %s; nothing to retry or drop", r.ID, r.Kind, stampPtr(r.DeliveredAt))
+	case outbox.StatusSuperseded:
+		return fmt.Sprintf("action %d (%s): already finished without delivery (superseded, outcome %q); nothing to do", r.ID, r.Kind, r.Outcome)
+	case outbox.StatusDelivering:
+		return fmt.Sprintf("action %d (%s): a relay is delivering it right now; look again once the attempt ends", r.ID, r.Kind)
+	}
+	return ""
+}
+
+func platformOf(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "limechat.flow_event"):
+		return "the customer (a Flow-builder message)"
+	case strings.HasPrefix(kind, "limechat."):
+		return "LimeChat"
+	case strings.HasPrefix(kind, "leadsquared."):
+		return "LeadSquared"
+	}
+	return "the platform"
+}

@@ -23,10 +23,22 @@ func TestClientNotFound(t *testing.T) {
 		call func(ctx context.Context, c *leadsquared.Client) error
 	}{
 		{"GetLead", `[]`, func(ctx context.Context, c *leadsquared.Client) error { _, err := c.GetLead(ctx, "x"); return err }},
-		{"FindLeadByPhone", `[]`, func(ctx context.Context, c *leadsquared.Client) error { _, err := c.FindLeadByPhone(ctx, "1"); return err }},
-		{"FindLeadByEmail", `[]`, func(ctx context.Context, c *leadsquared.Client) error { _, err := c.FindLeadByEmail(ctx, "a@b"); return err }},
-		{"UserByEmail", `[]`, func(ctx context.Context, c *leadsquared.Client) error { _, err := c.UserByEmail(ctx, "a@b"); return err }},
-		{"GetOpportunity", `{"ID":"x","Fields":[]}`, func(ctx context.Context, c *leadsquared.Client) error { _, err := c.GetOpportunity(ctx, "x"); return err }},
+		{"FindLeadByPhone", `[]`, func(ctx context.Context, c *leadsquared.Client) error {
+			_, err := c.FindLeadByPhone(ctx, "1")
+			return err
+		}},
+		{"FindLeadByEmail", `[]`, func(ctx context.Context, c *leadsquared.Client) error {
+			_, err := c.FindLeadByEmail(ctx, "a@b")
+			return err
+		}},
+		{"UserByEmail", `[]`, func(ctx context.Context, c *leadsquared.Client) error {
+			_, err := c.UserByEmail(ctx, "a@b")
+			return err
+		}},
+		{"GetOpportunity", `{"ID":"x","Fields":[]}`, func(ctx context.Context, c *leadsquared.Client) error {
+			_, err := c.GetOpportunity(ctx, "x")
+			return err
+		}},
 		{"UpdateLead zero rows", `{"Status":"Success","Message":{"AffectedRows":0}}`, func(ctx context.Context, c *leadsquared.Client) error {
 			return c.UpdateLead(ctx, "x", map[string]string{"mx_City": "Goa"})
 		}},
@@ -155,7 +167,9 @@ func TestRecentlyModifiedLeadsPages(t *testing.T) {
 	}
 	var indexes []float64
 	srv, calls := server(t, func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Paging struct{ PageIndex, PageSize float64 } }
+		var req struct {
+			Paging struct{ PageIndex, PageSize float64 }
+		}
 		json.NewDecoder(r.Body).Decode(&req)
 		indexes = append(indexes, req.Paging.PageIndex)
 		if req.Paging.PageIndex == 1 {

@@ -109,7 +109,9 @@ var methodCases = []methodCase{
 		checkRequest: func(t *testing.T, r *http.Request, _ []byte, w world) {
 			wantQuery(t, r, "id", w.LeadID)
 		},
-		call:  func(ctx context.Context, c *leadsquared.Client, w world) (any, error) { return c.GetLead(ctx, w.LeadID) },
+		call: func(ctx context.Context, c *leadsquared.Client, w world) (any, error) {
+			return c.GetLead(ctx, w.LeadID)
+		},
 		check: checkLead,
 	},
 	{
@@ -136,7 +138,9 @@ var methodCases = []methodCase{
 	},
 	{
 		name: "CreateLead", method: http.MethodPost, path: "LeadManagement.svc/Lead.Create",
-		canned: func(world) string { return `{"Status":"Success","Message":{"Id":"1ead0000-0000-4000-8000-000000000077"}}` },
+		canned: func(world) string {
+			return `{"Status":"Success","Message":{"Id":"1ead0000-0000-4000-8000-000000000077"}}`
+		},
 		checkRequest: func(t *testing.T, _ *http.Request, body []byte, _ world) {
 			arr, ok := jsonBody(t, body).([]any)
 			if !ok || len(arr) != 3 || arr[0].(map[string]any)["Attribute"] != "EmailAddress" {
@@ -249,7 +253,9 @@ var methodCases = []methodCase{
 			wantQuery(t, r, "OpportunityId", w.OppID)
 			wantQuery(t, r, "getFileURL", "false")
 		},
-		call: func(ctx context.Context, c *leadsquared.Client, w world) (any, error) { return c.GetOpportunity(ctx, w.OppID) },
+		call: func(ctx context.Context, c *leadsquared.Client, w world) (any, error) {
+			return c.GetOpportunity(ctx, w.OppID)
+		},
 		check: func(t *testing.T, w world, got any) {
 			r := got.(service.Record)
 			if r.Kind != service.KindOpportunity || r.ID != w.OppID || r.LeadID != w.LeadID || r.OwnerID != w.UserID ||
@@ -339,7 +345,9 @@ var methodCases = []methodCase{
 	},
 	{
 		name: "PostLeadActivity", method: http.MethodPost, path: "ProspectActivity.svc/Create",
-		canned: func(world) string { return `{"Status":"Success","Message":{"Id":"ac700000-0000-4000-8000-000000000031"}}` },
+		canned: func(world) string {
+			return `{"Status":"Success","Message":{"Id":"ac700000-0000-4000-8000-000000000031"}}`
+		},
 		checkRequest: func(t *testing.T, _ *http.Request, body []byte, w world) {
 			want := `{"ActivityDateTime":"2026-07-31 05:33:50","ActivityEvent":201,"ActivityNote":"agent replied","Fields":[{"SchemaName":"mx_Custom_1","Value":"ticket 42"}],"RelatedProspectId":"` + w.LeadID + `"}`
 			if string(body) != want {
@@ -359,7 +367,9 @@ var methodCases = []methodCase{
 	},
 	{
 		name: "PostOpportunityActivity", method: http.MethodPost, path: "ProspectActivity.svc/Bulk/CustomActivity/Add/ByOpportunityId",
-		canned: func(world) string { return `{"Response":[{"ProspectActivityId":"ac700000-0000-4000-8000-000000000032"}]}` },
+		canned: func(world) string {
+			return `{"Response":[{"ProspectActivityId":"ac700000-0000-4000-8000-000000000032"}]}`
+		},
 		checkRequest: func(t *testing.T, r *http.Request, body []byte, w world) {
 			wantQuery(t, r, "opportunityId", w.OppID)
 			want := `[{"ActivityEvent":208,"ActivityNote":"key=abc","ActivityOwnerEmail":"` + w.UserEmail + `"}]`

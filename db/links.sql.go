@@ -370,31 +370,6 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 	return i, err
 }
 
-const linkRecordWrite = `-- name: LinkRecordWrite :exec
-UPDATE links SET written = written || jsonb_build_object($1::text, jsonb_build_object('v', $2::text, 'at', $3::timestamptz))
-WHERE integration_id = $4 AND id = $5
-`
-
-type LinkRecordWriteParams struct {
-	Key           string
-	Value         string
-	At            time.Time
-	IntegrationID string
-	ID            int64
-}
-
-// Remembers a value the relay wrote to a platform (see links.written).
-func (q *Queries) LinkRecordWrite(ctx context.Context, arg LinkRecordWriteParams) error {
-	_, err := q.db.Exec(ctx, linkRecordWrite,
-		arg.Key,
-		arg.Value,
-		arg.At,
-		arg.IntegrationID,
-		arg.ID,
-	)
-	return err
-}
-
 const linkSaveState = `-- name: LinkSaveState :exec
 UPDATE links SET
     owner_email = $1,
@@ -470,6 +445,22 @@ func (q *Queries) LinkSetTicket(ctx context.Context, arg LinkSetTicketParams) er
 		arg.IntegrationID,
 		arg.ID,
 	)
+	return err
+}
+
+const linkSetWritten = `-- name: LinkSetWritten :exec
+UPDATE links SET written = $1 WHERE integration_id = $2 AND id = $3
+`
+
+type LinkSetWrittenParams struct {
+	Written       []byte
+	IntegrationID string
+	ID            int64
+}
+
+// Stores the ledger of the relay's own writes (see links.written).
+func (q *Queries) LinkSetWritten(ctx context.Context, arg LinkSetWrittenParams) error {
+	_, err := q.db.Exec(ctx, linkSetWritten, arg.Written, arg.IntegrationID, arg.ID)
 	return err
 }
 

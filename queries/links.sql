@@ -46,10 +46,9 @@ UPDATE links SET
     updated_at = now()
 WHERE integration_id = @integration_id AND id = @id;
 
--- name: LinkRecordWrite :exec
--- Remembers a value the relay wrote to a platform (see links.written).
-UPDATE links SET written = written || jsonb_build_object(@key::text, jsonb_build_object('v', @value::text, 'at', @at::timestamptz))
-WHERE integration_id = @integration_id AND id = @id;
+-- name: LinkSetWritten :exec
+-- Stores the ledger of the relay's own writes (see links.written).
+UPDATE links SET written = @written WHERE integration_id = @integration_id AND id = @id;
 
 -- name: LinkSetTicket :exec
 -- Records the ticket a create_ticket action made (or found).

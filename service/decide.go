@@ -48,15 +48,35 @@ type Input struct {
 	// Open lists the kinds of the link's unfinished actions: values those
 	// actions are about to write are not read back from snapshots.
 	Open map[string]bool
-	// Written is what the relay last wrote to each side (links.written).
-	Written map[string]Written
 }
 
-// Written is one value the relay wrote, and when.
+// Written is the ledger of values the relay wrote to one attribute of one
+// platform (links.written): it tells our echoes from people's changes, and
+// whether our write may have overwritten a person's change made meanwhile.
 type Written struct {
-	Value string    `json:"v"`
-	At    time.Time `json:"at"`
+	Marks []WriteMark `json:"marks,omitempty"`
 }
+
+// WriteMark is one write.
+type WriteMark struct {
+	Value string `json:"v"`
+	// Sent is when the request left.
+	Sent time.Time `json:"sent"`
+	// Landed is when the write is known to have taken effect: the echo's
+	// source time, or, on platforms that send no echo, when the answer came.
+	// Zero while an echo is still expected.
+	Landed time.Time `json:"landed,omitempty"`
+	// NoEcho marks writes the platform never reports back (Lead.Update
+	// without postUpdatedLead).
+	NoEcho bool `json:"no_echo,omitempty"`
+}
+
+// maxMarks bounds the ledger per attribute.
+const maxMarks = 6
+
+// echoWindow is how long after a write its echo is still expected, and how
+// long a write may be suspected of overwriting a person's change.
+const echoWindow = 10 * time.Minute
 
 // Keys of Input.Written.
 const (
@@ -67,6 +87,51 @@ const (
 // echoSkew tolerates the platform stamping our write slightly before the
 // moment we recorded sending it.
 const echoSkew = 2 * time.Second
+
+// ownEcho reports whether value at time at, reported by the platform behind
+// key, is the echo of one of our writes, and consumes that write's mark.
+func (r *result) ownEcho(key, value string, at time.Time) bool {
+	w := r.next.Written[key]
+	for i := range w.Marks {
+		m := &w.Marks[i]
+		if m.NoEcho || !m.Landed.IsZero() || m.Value != value {
+			continue
+		}
+		if !at.IsZero() && (at.Before(m.Sent.Add(-echoSkew)) || at.After(m.Sent.Add(echoWindow))) {
+			continue
+		}
+		m.Landed = at
+		if at.IsZero() {
+			m.Landed = m.Sent
+		}
+		r.next.Written[key] = w
+		return true
+	}
+	return false
+}
+
+// overwrote reports whether one of our writes of another value to the
+// platform behind key may have taken effect after a person's change at
+// time at: then the platform holds our value, not the person's, and the
+// person's value must be written back.
+func (r *result) overwrote(key, value string, at time.Time) bool {
+	for _, m := range r.next.Written[key].Marks {
+		if m.Value == value {
+			continue
+		}
+		switch {
+		case at.IsZero():
+			return true
+		case !m.Landed.IsZero():
+			if m.Landed.After(at) {
+				return true
+			}
+		case m.Sent.After(at.Add(-echoWindow)):
+			return true // its echo has not come yet: it may land after
+		}
+	}
+	return false
+}
 
 // Decision is what decide concluded.
 type Decision struct {
@@ -159,7 +224,7 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
 		return
 	}
-	if email == r.next.OwnerEmail || isOwnEcho(r.next.Written[writtenOwner], email, at) {
+	if r.ownEcho(writtenOwner, email, at) || email == r.next.OwnerEmail {
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
@@ -173,10 +238,14 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	}
 	r.next.OwnerEmail = email
 	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
-	// LeadSquared moved away from what we last wrote there: a later report
-	// of that value is a person's change, not our echo.
-	delete(r.next.Written, writtenOwner)
 	r.add(Action{Kind: ActAssign, Key: "assign", Payload: AssignPayload{Email: email, AgentID: a.LimeChatAgentID}})
+	if r.overwrote(writtenOwner, email, at) {
+		// Our own owner write may have landed after this person's change:
+		// write their choice back so both sides end on it.
+		if u, ok := in.Agents.ByEmail(email); ok && u.LeadSquaredUserID != "" {
+			r.add(Action{Kind: ActSetOwner, Key: "owner-again", Payload: SetOwnerPayload{Email: email, UserID: u.LeadSquaredUserID}})
+		}
+	}
 }
 
 func decideLimeChat(in Input) Decision {
@@ -245,7 +314,7 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 		r.unmatched(fmt.Sprintf("LimeChat agent %d is not in the agent directory (no e-mail known)", t.AssigneeID))
 		return
 	}
-	if a.Email == r.next.OwnerEmail || isOwnEcho(r.next.Written[writtenAssignee], a.Email, at) {
+	if r.ownEcho(writtenAssignee, a.Email, at) || a.Email == r.next.OwnerEmail {
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
@@ -258,8 +327,10 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	}
 	r.next.OwnerEmail = a.Email
 	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
-	delete(r.next.Written, writtenAssignee)
 	r.add(Action{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
+	if r.overwrote(writtenAssignee, a.Email, at) {
+		r.add(Action{Kind: ActAssign, Key: "assign-again", Payload: AssignPayload{Email: a.Email, AgentID: t.AssigneeID}})
+	}
 }
 
 // applyTags runs the tag rules for labels newly added to the ticket.
@@ -521,10 +592,6 @@ func sameState(a, b *Link) bool {
 	return true
 }
 
-// isOwnEcho reports whether value at time at is what lsqbridge itself wrote.
-func isOwnEcho(w Written, value string, at time.Time) bool {
-	return w.Value != "" && w.Value == value && (at.IsZero() || !at.Before(w.At.Add(-echoSkew)))
-}
 
 // diff returns what b adds to a and what it removes from a.
 func diff(a, b []string) (added, removed []string) {

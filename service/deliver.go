@@ -134,10 +134,35 @@ func (x *delivery) needTicket() (outbox.Outcome, bool) {
 	return outbox.Outcome{Verdict: outbox.Retry, Err: errors.New("the link has no ticket yet"), Note: "not_sent"}, false
 }
 
-// recordWrite remembers a value written to a platform, so its echo is known.
-func (x *delivery) recordWrite(key, value string, at time.Time) func(context.Context, pgx.Tx) error {
+// recordWrite adds a value written to a platform to the link's ledger, so
+// its echo is recognised and a person's change it may have overwritten is
+// written back (see decide). It locks the link like Apply does.
+func (x *delivery) recordWrite(key, value string, sent time.Time, noEcho bool) func(context.Context, pgx.Tx) error {
 	return func(ctx context.Context, tx pgx.Tx) error {
-		return db.New(tx).LinkRecordWrite(ctx, db.LinkRecordWriteParams{IntegrationID: x.in.ID, ID: x.link.ID, Key: key, Value: value, At: at})
+		q := db.New(tx)
+		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
+		if err != nil {
+			return fmt.Errorf("lock link: %w", err)
+		}
+		ledger := map[string]Written{}
+		if err := json.Unmarshal(row.Written, &ledger); err != nil {
+			ledger = map[string]Written{}
+		}
+		m := WriteMark{Value: value, Sent: sent.UTC(), NoEcho: noEcho}
+		if noEcho {
+			m.Landed = time.Now().UTC()
+		}
+		w := ledger[key]
+		w.Marks = append(w.Marks, m)
+		if n := len(w.Marks); n > maxMarks {
+			w.Marks = w.Marks[n-maxMarks:]
+		}
+		ledger[key] = w
+		b, err := json.Marshal(ledger)
+		if err != nil {
+			return err
+		}
+		return q.LinkSetWritten(ctx, db.LinkSetWrittenParams{IntegrationID: x.in.ID, ID: x.link.ID, Written: b})
 	}
 }
 
@@ -172,7 +197,7 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 		return x.failed(ctx, "assign ticket", err, false)
 	}
 	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
-		Finish: x.recordWrite(writtenAssignee, p.Email, sent)}
+		Finish: x.recordWrite(writtenAssignee, p.Email, sent, false)}
 }
 
 func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
@@ -325,7 +350,9 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 				return err
 			}
 			if ownerEmail != "" {
-				return x.recordWrite(writtenOwner, ownerEmail, sent)(ctx, tx)
+				// Lead.Update without postUpdatedLead fires no webhook; an
+				// opportunity update does.
+				return x.recordWrite(writtenOwner, ownerEmail, sent, x.link.Kind == KindLead)(ctx, tx)
 			}
 			return nil
 		}}

@@ -114,7 +114,6 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
 			return res, err
 		}
-		input.Written = link.Written
 	}
 	d := decide(input)
 
@@ -125,7 +124,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			if link, err = s.lockLink(ctx, q, in.ID, ev); err != nil || link == nil {
 				return res, fmt.Errorf("link created concurrently but not found: %v", err)
 			}
-			input.Link, input.Written = link, link.Written
+			input.Link = link
 			if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
 				return res, err
 			}

@@ -99,7 +99,8 @@ func (x *delivery) setTicket(t Ticket, sent time.Time) func(context.Context, pgx
 			return fmt.Errorf("record ticket %d: %w", t.ID, err)
 		}
 		if x.link.OwnerEmail != "" {
-			return x.recordWrite(writtenAssignee, x.link.OwnerEmail, sent)(ctx, tx)
+			// The create assigns without a conversation_updated echo.
+			return x.recordWrite(writtenAssignee, x.link.OwnerEmail, sent, true)(ctx, tx)
 		}
 		return nil
 	}

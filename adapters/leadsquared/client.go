@@ -41,7 +41,8 @@ type Config struct {
 	AccessKey, SecretKey string
 	// HTTPClient is used for every call; http.DefaultClient's transport when nil.
 	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt of a call; default 15s.
+	// Timeout bounds each HTTP attempt of a call (so a retried call may take
+	// up to (Retries+1)×Timeout; bound the whole call with ctx); default 15s.
 	Timeout time.Duration
 	// Retries is how many extra attempts a call may make after a transport
 	// error before the request was written or a 5xx without MX exception;
@@ -96,8 +97,7 @@ type request struct {
 }
 
 // do performs req with bounded retries and decodes a successful JSON answer
-// into out (when out is not nil). It returns the raw body for callers that
-// need to look at it twice.
+// into out (when out is not nil).
 func (c *Client) do(ctx context.Context, req request, out any) error {
 	var payload []byte
 	if req.body != nil {

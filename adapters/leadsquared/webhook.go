@@ -2,6 +2,7 @@ package leadsquared
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -185,8 +186,8 @@ func buildEvent(wk webhookKind, obj map[string]any) (service.Event, error) {
 	} else {
 		rec = opportunityRecord(after)
 		if before != nil {
-			rec.ID = cmpStr(rec.ID, first(before, opportunityIDKeys...))
-			rec.LeadID = cmpStr(rec.LeadID, first(before, relatedLeadKeys...))
+			rec.ID = cmp.Or(rec.ID, first(before, opportunityIDKeys...))
+			rec.LeadID = cmp.Or(rec.LeadID, first(before, relatedLeadKeys...))
 		}
 		if rec.ID == "" {
 			return service.Event{}, errors.New("payload has no record id (OpportunityId, ProspectOpportunityId or ProspectActivityId)")
@@ -368,12 +369,4 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// cmpStr returns a unless it is empty, then b.
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

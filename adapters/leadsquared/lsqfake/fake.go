@@ -3,17 +3,24 @@
 // under the same /v2/<Service>.svc/<Method> paths and in LeadSquared's shapes,
 // quirks included — errors as {"Status":"Error","ExceptionType":"MX…"} with
 // HTTP 500 (or 200 on request), rate limits per 5-second window answered as
-// 429, 403 or 200, unique EmailAddress and Phone, values stored as strings,
-// no webhook for Lead.Update without postUpdatedLead=true, a new opportunity
-// on every Capture.
+// 429, 403 or 200, unique EmailAddress and Phone (Phone as the exact string),
+// values stored as strings, no webhook for Lead.Update without
+// postUpdatedLead=true, a new opportunity on every Capture.
 //
 // It also plays the people using LeadSquared's UI (the person API: AddUser,
 // CreateLead, ChangeLeadOwner, SetLeadFields, CreateOpportunity,
 // UpdateOpportunity), sends LeadSquared's webhooks through a
 // *fakehooks.Sender, injects faults (latency, 5xx, timeouts before or after
-// the effect) and records every call for inspection. It is stricter than the
-// reference where the reference is silent; see the README section in the
-// package tests for the guesses made.
+// the effect) and records every call for inspection.
+//
+// Where the reference is silent the fake guesses, strictly: API creates
+// (Lead.Create, a lead made by Capture) fire lead-created; unknown schema
+// names and bad owners are MXInvalidInputException; webhook dates carry
+// seconds only ("2019-04-22 13:00:09"), so two changes in one second share a
+// source timestamp (Options.WebhookMillis changes that); the Capture answer
+// carries no lead id; the bulk opportunity-activity answer is
+// {"Response":[{"ProspectActivityId"}]} like the lead bulk call; activities
+// posted on an opportunity are listed by the lead's ProspectActivity Retrieve.
 package lsqfake
 
 import (

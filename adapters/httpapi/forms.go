@@ -1,8 +1,499 @@
 package httpapi
 
-import "github.com/gorilla/mux"
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-// Forms serves the opportunity form routes.
-type Forms struct{}
+	"github.com/gorilla/mux"
 
-func (f *Forms) register(r *mux.Router) {}
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var pageTemplates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// maxFormBody caps a form submission.
+const maxFormBody = 64 << 10
+
+// Headers of the agent page's requests: the signed link's parts, and the
+// Dashboard App key. The integration token never reaches a browser.
+const (
+	headerLinkExpires   = "X-Lsqbridge-Link-Expires"
+	headerLinkSignature = "X-Lsqbridge-Link-Signature"
+	headerAppKey        = "X-Lsqbridge-App-Key"
+)
+
+// IntegrationSource loads an integration (service.Integrations does).
+type IntegrationSource interface {
+	Get(ctx context.Context, id string) (*service.Integration, error)
+}
+
+// FormService is what the form routes need (service.Forms does it).
+type FormService interface {
+	Form(ctx context.Context, in *service.Integration, ticketID int64) (*service.Form, error)
+	Submit(ctx context.Context, in *service.Integration, ticketID int64, sub service.Submission) (*service.Submitted, error)
+	Automate(ctx context.Context, in *service.Integration, ev service.Event, raw []byte) (service.AutomationResult, error)
+}
+
+// Forms serves the opportunity form: its JSON API, the agent page, the
+// LimeChat Dashboard App entry page, and (through Automation) the
+// automation webhook's submissions.
+type Forms struct {
+	Integrations IntegrationSource
+	Service      FormService
+	Logger       *slog.Logger
+	// Now is the clock for signed links (time.Now when nil).
+	Now func() time.Time
+}
+
+func (f *Forms) register(r *mux.Router) {
+	const base = "/v1/integrations/{integration}/tickets/{ticket:[0-9]+}/opportunity-form"
+	r.HandleFunc(base, f.getForm).Methods(http.MethodGet)
+	r.HandleFunc(base, f.submit).Methods(http.MethodPost)
+	r.HandleFunc(base+"/link", f.link).Methods(http.MethodGet)
+	r.HandleFunc(base+"/page", f.page).Methods(http.MethodGet)
+	r.HandleFunc("/v1/integrations/{integration}/dashboard-app", f.dashboardApp).Methods(http.MethodGet)
+	r.HandleFunc("/v1/assets/{name}", f.asset).Methods(http.MethodGet)
+}
+
+func (f *Forms) log() *slog.Logger {
+	if f.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Logger
+}
+
+func (f *Forms) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+// authError is a refused request: status and a message for the caller.
+type authError struct {
+	status int
+	msg    string
+}
+
+// credentials says which credentials a route accepts.
+type credentials struct {
+	// tokenQuery also accepts the token as ?token= (the header always works).
+	tokenQuery bool
+	// link accepts a signed page link for the ticket (headers, or ?exp=&sig=).
+	link bool
+	// appKey accepts the Dashboard App key (header X-Lsqbridge-App-Key).
+	appKey bool
+}
+
+// authorize loads the integration and ticket of a form route and checks
+// its credentials: the integration token (X-Lsqbridge-Token), or where the
+// route allows them a signed page link for this ticket or the Dashboard App
+// key. A missing or wrong token is 401; a bad or expired link is 403.
+func (f *Forms) authorize(r *http.Request, accept credentials) (*service.Integration, int64, bool, *authError) {
+	id := mux.Vars(r)["integration"]
+	in, err := f.Integrations.Get(r.Context(), id)
+	if errors.Is(err, service.ErrIntegrationNotFound) {
+		return nil, 0, false, &authError{http.StatusNotFound, "unknown integration"}
+	}
+	if err != nil {
+		f.log().Error("load integration", "integration", id, "err", err)
+		return nil, 0, false, &authError{http.StatusServiceUnavailable, "temporarily unavailable"}
+	}
+	ticket, err := strconv.ParseInt(mux.Vars(r)["ticket"], 10, 64)
+	if err != nil || ticket <= 0 {
+		return nil, 0, false, &authError{http.StatusNotFound, "no such ticket"}
+	}
+	if in.Disabled {
+		return nil, 0, false, &authError{http.StatusForbidden, "this integration is disabled"}
+	}
+	token := r.Header.Get("X-Lsqbridge-Token")
+	if token == "" && accept.tokenQuery {
+		token = r.URL.Query().Get("token")
+	}
+	if token != "" {
+		if !service.TokenMatches(token, in.TokenHash) {
+			return nil, 0, false, &authError{http.StatusUnauthorized, "wrong integration token"}
+		}
+		return in, ticket, true, nil
+	}
+	if k := r.Header.Get(headerAppKey); k != "" && accept.appKey {
+		if !service.VerifyDashboardAppKey(in, k) {
+			return nil, 0, false, &authError{http.StatusForbidden, "wrong Dashboard App key: copy the app URL again from lsqbridge"}
+		}
+		return in, ticket, false, nil
+	}
+	exp, sig := r.Header.Get(headerLinkExpires), r.Header.Get(headerLinkSignature)
+	if sig == "" {
+		exp, sig = r.URL.Query().Get("exp"), r.URL.Query().Get("sig")
+	}
+	if sig == "" || !accept.link {
+		msg := "authenticate with the integration token (X-Lsqbridge-Token)"
+		if accept.link {
+			msg += " or a signed opportunity-form link"
+		}
+		return nil, 0, false, &authError{http.StatusUnauthorized, msg}
+	}
+	if err := service.VerifyPage(in, ticket, exp, sig, f.now()); err != nil {
+		return nil, 0, false, &authError{http.StatusForbidden, err.Error()}
+	}
+	return in, ticket, false, nil
+}
+
+// getForm handles GET /v1/integrations/{integration}/tickets/{ticket}/opportunity-form:
+// the form's fields with their pre-filled values.
+func (f *Forms) getForm(w http.ResponseWriter, r *http.Request) {
+	in, ticket, _, aerr := f.authorize(r, credentials{tokenQuery: true, link: true})
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.msg)
+		return
+	}
+	form, err := f.Service.Form(r.Context(), in, ticket)
+	if err != nil {
+		f.serviceError(w, in, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, form)
+}
+
+// submit handles POST /v1/integrations/{integration}/tickets/{ticket}/opportunity-form:
+// body {"fields": {schema: value}, "note": "…"}; a field left out keeps its
+// pre-filled value. 201 with the opportunity, 422 {"errors": {schema: msg}}.
+// An Idempotency-Key header makes a repeat return the first answer.
+func (f *Forms) submit(w http.ResponseWriter, r *http.Request) {
+	in, ticket, _, aerr := f.authorize(r, credentials{tokenQuery: true, link: true})
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.msg)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if !validKey(key) {
+		writeError(w, http.StatusBadRequest, "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces")
+		return
+	}
+	var body struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+		Note   string                     `json:"note"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "the body must be JSON {\"fields\": {\"<schema name>\": \"<value>\"}, \"note\": \"…\"}: "+err.Error())
+		return
+	}
+	values := make(map[string]string, len(body.Fields))
+	for k, raw := range body.Fields {
+		v, ok := scalar(raw)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "the value of field "+k+" must be a string, number, boolean or null")
+			return
+		}
+		values[k] = v
+	}
+	res, err := f.Service.Submit(r.Context(), in, ticket, service.Submission{Values: values, Note: body.Note, IdempotencyKey: key})
+	if err != nil {
+		f.serviceError(w, in, err)
+		return
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, res)
+}
+
+// validKey accepts an absent key or 1–200 visible ASCII characters.
+func validKey(k string) bool {
+	if len(k) > 200 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// scalar renders a JSON scalar as the form's text value; null is "".
+func scalar(raw json.RawMessage) (string, bool) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if d.Decode(&v) != nil {
+		return "", false
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// serviceError maps the form service's errors to HTTP answers; platform
+// messages are shown (the adapters keep secrets out of them), anything
+// else is logged and answered as an internal error.
+func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err error) {
+	var verr *service.ValidationError
+	var inProgress *service.InProgressError
+	var reused *service.KeyReusedError
+	var failed *service.FailedError
+	var platform service.ClassifiedError
+	switch {
+	case errors.As(err, &verr):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": verr.Fields})
+	case errors.Is(err, service.ErrFormNotConfigured), errors.Is(err, service.ErrTicketNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.As(err, &inProgress), errors.As(err, &reused):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.As(err, &failed):
+		writeError(w, http.StatusBadGateway, failed.Message)
+	case errors.As(err, &platform):
+		status := http.StatusBadGateway
+		if platform.Class() == service.ClassRateLimited {
+			status = http.StatusServiceUnavailable
+			if d := platform.RetryAfter(); d > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+			}
+		}
+		writeError(w, status, err.Error())
+	default:
+		f.log().Error("opportunity form", "integration", in.ID, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error; the details are in lsqbridge's log")
+	}
+}
+
+// link handles GET …/opportunity-form/link: a signed page link for the
+// ticket, valid for the integration's form.page_link_ttl. Authenticated by
+// the integration token, or by the Dashboard App key (the app's page asks
+// for links this way). With the token it also gives the Dashboard App URL.
+func (f *Forms) link(w http.ResponseWriter, r *http.Request) {
+	// Never by a signed link: its holder could extend it for ever.
+	in, ticket, byToken, aerr := f.authorize(r, credentials{appKey: true})
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.msg)
+		return
+	}
+	pl := service.SignPage(in, ticket, f.now())
+	q := url.Values{"exp": {strconv.FormatInt(pl.Expires.Unix(), 10)}, "sig": {pl.Signature}}
+	p := "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/" + strconv.FormatInt(ticket, 10) + "/opportunity-form/page?" + q.Encode()
+	out := map[string]string{"path": p, "url": baseURL(r) + p, "expires_at": pl.Expires.Format(time.RFC3339)}
+	if byToken {
+		out["dashboard_app_url"] = baseURL(r) + "/v1/integrations/" + url.PathEscape(in.ID) + "/dashboard-app#key=" + service.DashboardAppKey(in)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// baseURL is how the caller reached lsqbridge (scheme and host).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// pageField is a form field as the page renders it.
+type pageField struct {
+	service.FormField
+	Input, Placeholder, InputMode, Hint string
+	// Unlisted is a pre-filled select value that is not an option: shown,
+	// so the agent sees it, and refused by validation.
+	Unlisted bool
+}
+
+func toPageField(ff service.FormField) pageField {
+	p := pageField{FormField: ff, Input: "text"}
+	switch ff.Type {
+	case "Select":
+		p.Input = "select"
+		p.Unlisted = ff.Value != "" && !slices.Contains(ff.Options, ff.Value)
+	case "Boolean":
+		p.Input, p.Options = "select", []string{"true", "false"}
+		p.Unlisted = ff.Value != "" && ff.Value != "true" && ff.Value != "false"
+	case "Date":
+		// Text, not a date picker: the strict YYYY-MM-DD format is visible
+		// and a wrong value reaches the server's message.
+		p.Placeholder, p.Hint = "YYYY-MM-DD", "Format YYYY-MM-DD, e.g. 2026-12-20"
+	case "Time":
+		p.Placeholder = "HH:MM"
+	case "Number":
+		p.InputMode = "decimal"
+	case "Email":
+		p.Input = "email"
+	case "Phone":
+		p.Input = "tel"
+	case "Website":
+		p.Input = "url"
+	}
+	return p
+}
+
+// page handles GET …/opportunity-form/page?exp=&sig=: the agent page, the
+// pre-filled form as server-rendered HTML. It may be framed only by the
+// integration's LimeChat (a Dashboard App) and lsqbridge itself.
+func (f *Forms) page(w http.ResponseWriter, r *http.Request) {
+	in, ticket, _, aerr := f.authorize(r, credentials{link: true})
+	if aerr != nil {
+		f.renderError(w, r, aerr.status, aerr.msg, nil)
+		return
+	}
+	exp, sig := r.URL.Query().Get("exp"), r.URL.Query().Get("sig")
+	if sig == "" { // opened with the token header: sign for the page's script
+		pl := service.SignPage(in, ticket, f.now())
+		exp, sig = strconv.FormatInt(pl.Expires.Unix(), 10), pl.Signature
+	}
+	form, err := f.Service.Form(r.Context(), in, ticket)
+	if err != nil {
+		rec := &statusRecorder{header: http.Header{}}
+		f.serviceError(rec, in, err)
+		var e struct{ Error string }
+		_ = json.Unmarshal(rec.body.Bytes(), &e)
+		f.renderError(w, r, rec.status, e.Error, in)
+		return
+	}
+	data := struct {
+		Form     *service.Form
+		Fields   []pageField
+		Endpoint string
+		Exp, Sig string
+	}{Form: form, Endpoint: "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/" + strconv.FormatInt(ticket, 10) + "/opportunity-form",
+		Exp: exp, Sig: sig}
+	for _, ff := range form.Fields {
+		data.Fields = append(data.Fields, toPageField(ff))
+	}
+	f.render(w, r, http.StatusOK, "form", data, in)
+}
+
+// dashboardApp handles GET /v1/integrations/{integration}/dashboard-app:
+// the page to configure as a LimeChat Dashboard App, with #key=<app key>
+// (see the link route). It holds no secret and no data itself.
+func (f *Forms) dashboardApp(w http.ResponseWriter, r *http.Request) {
+	in, err := f.Integrations.Get(r.Context(), mux.Vars(r)["integration"])
+	if err != nil {
+		f.renderError(w, r, http.StatusNotFound, "unknown integration", nil)
+		return
+	}
+	data := struct{ LinksBase, Origin string }{
+		LinksBase: "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/{ticket}/opportunity-form/link",
+		Origin:    origin(in.LimeChatURL),
+	}
+	f.render(w, r, http.StatusOK, "dashboard", data, in)
+}
+
+// asset handles GET /v1/assets/{name}: the page's script and style sheet.
+func (f *Forms) asset(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	ext := path.Ext(name)
+	if ext != ".js" && ext != ".css" {
+		writeError(w, http.StatusNotFound, "no such asset")
+		return
+	}
+	b, err := templateFS.ReadFile("templates/" + name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no such asset")
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(ext))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(b)
+}
+
+// origin returns scheme://host of a URL, "" when it has none.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// pageHeaders are the security headers of every HTML page. There is no
+// X-Frame-Options: frame-ancestors lets LimeChat embed the page.
+func pageHeaders(w http.ResponseWriter, in *service.Integration) {
+	ancestors := "'self'"
+	if in != nil {
+		if o := origin(in.LimeChatURL); o != "" {
+			ancestors += " " + o
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "+
+		"img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors "+ancestors)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (f *Forms) render(w http.ResponseWriter, r *http.Request, status int, name string, data any, in *service.Integration) {
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, name, data); err != nil {
+		f.log().Error("render page", "template", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not render the page")
+		return
+	}
+	pageHeaders(w, in)
+	w.WriteHeader(status)
+	_, _ = io.Copy(w, &buf)
+}
+
+func (f *Forms) renderError(w http.ResponseWriter, r *http.Request, status int, msg string, in *service.Integration) {
+	f.render(w, r, status, "error", struct{ Message string }{msg}, in)
+}
+
+// statusRecorder captures serviceError's answer to show it as a page.
+type statusRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return s.body.Write(b) }
+func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
+
+// Automation handles the LimeChat automation webhook: set it as
+// Webhooks.Automation. Created, incomplete and ignored deliveries answer
+// 200 with the outcome; a failure answers 502/500 with the reason (it is
+// also recorded in inbound_events).
+func (f *Forms) Automation(ctx context.Context, in *service.Integration, ev service.Event, raw []byte) (int, any) {
+	res, err := f.Service.Automate(ctx, in, ev, raw)
+	if err != nil {
+		rec := &statusRecorder{header: http.Header{}}
+		f.serviceError(rec, in, err)
+		var e map[string]any
+		_ = json.Unmarshal(rec.body.Bytes(), &e)
+		if e == nil {
+			e = map[string]any{}
+		}
+		e["event_id"] = res.EventID
+		return rec.status, e
+	}
+	return http.StatusOK, res
+}

@@ -366,7 +366,9 @@ func TestTwoServeProcessesDeliverEveryActionOnce(t *testing.T) {
 	if perProcess[a.name] == 0 || perProcess[b.name] == 0 || len(by) != delivered {
 		t.Errorf("deliveries per process %v; want both working and %d in total", perProcess, delivered)
 	}
-	t.Logf("%d actions delivered: %v", delivered, perProcess)
+	t.Logf("%d leads: %d inbound events (%d bytes a row on average), %d actions delivered: %v", leads,
+		count("SELECT count(*) FROM inbound_events"), count("SELECT coalesce(avg(pg_column_size(e.*)), 0)::int FROM inbound_events e"),
+		delivered, perProcess)
 
 	for _, p := range []*process{a, b} {
 		if err := p.stop(t); err != nil {

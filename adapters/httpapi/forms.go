@@ -58,6 +58,9 @@ type Forms struct {
 	Integrations IntegrationSource
 	Service      FormService
 	Logger       *slog.Logger
+	// PublicURL is how browsers reach lsqbridge, for absolute links; when
+	// empty, the scheme and host the request came in with.
+	PublicURL string
 	// Now is the clock for signed links (time.Now when nil).
 	Now func() time.Time
 }
@@ -300,16 +303,19 @@ func (f *Forms) link(w http.ResponseWriter, r *http.Request) {
 	pl := service.SignPage(in, ticket, f.now())
 	q := url.Values{"exp": {strconv.FormatInt(pl.Expires.Unix(), 10)}, "sig": {pl.Signature}}
 	p := "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/" + strconv.FormatInt(ticket, 10) + "/opportunity-form/page?" + q.Encode()
-	out := map[string]string{"path": p, "url": baseURL(r) + p, "expires_at": pl.Expires.Format(time.RFC3339)}
+	out := map[string]string{"path": p, "url": f.baseURL(r) + p, "expires_at": pl.Expires.Format(time.RFC3339)}
 	if byToken {
-		out["dashboard_app_url"] = baseURL(r) + "/v1/integrations/" + url.PathEscape(in.ID) + "/dashboard-app#key=" + service.DashboardAppKey(in)
+		out["dashboard_app_url"] = f.baseURL(r) + "/v1/integrations/" + url.PathEscape(in.ID) + "/dashboard-app#key=" + service.DashboardAppKey(in)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
 }
 
-// baseURL is how the caller reached lsqbridge (scheme and host).
-func baseURL(r *http.Request) string {
+// baseURL is how browsers reach lsqbridge.
+func (f *Forms) baseURL(r *http.Request) string {
+	if f.PublicURL != "" {
+		return strings.TrimRight(f.PublicURL, "/")
+	}
 	scheme := "http"
 	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"

@@ -10,7 +10,7 @@ import (
 // wireForms builds the opportunity form API, the agent page and the
 // automation handler. It runs after the sync engine and the relay exist:
 // a submission wakes the relay for the actions it enqueued.
-func (a *app) wireForms(_ context.Context, _ Config, platforms service.Platforms, h *httpapi.Config) error {
+func (a *app) wireForms(_ context.Context, cfg Config, platforms service.Platforms, h *httpapi.Config) error {
 	forms := service.NewForms(a.pool, service.FormsConfig{
 		Platforms: platforms,
 		Sync:      a.sync,
@@ -18,7 +18,7 @@ func (a *app) wireForms(_ context.Context, _ Config, platforms service.Platforms
 		Notify:    a.relay.Wake,
 		Logger:    a.log,
 	})
-	h.Forms = &httpapi.Forms{Integrations: a.integrations, Service: forms, Logger: a.log}
+	h.Forms = &httpapi.Forms{Integrations: a.integrations, Service: forms, Logger: a.log, PublicURL: cfg.PublicURL}
 	if h.Webhooks != nil {
 		h.Webhooks.Automation = h.Forms.Automation
 	}

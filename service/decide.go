@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -67,8 +68,17 @@ type WriteMark struct {
 	// Zero while an echo is still expected.
 	Landed time.Time `json:"landed,omitempty"`
 	// NoEcho marks writes the platform never reports back (Lead.Update
-	// without postUpdatedLead).
+	// without postUpdatedLead, a write of the value already there).
 	NoEcho bool `json:"no_echo,omitempty"`
+	// Prev is the value the platform held just before the write, when
+	// known: its echo reports the same previous value, a person's change to
+	// the same value usually does not.
+	Prev string `json:"prev,omitempty"`
+	// After and Before bound, in the platform's clock, when the write took
+	// effect (read back around it): its echo carries a time in (Before,
+	// After]. Zero when unknown.
+	Before time.Time `json:"before,omitempty"`
+	After  time.Time `json:"after,omitempty"`
 }
 
 // maxMarks bounds the ledger per attribute.
@@ -90,15 +100,18 @@ const echoSkew = 2 * time.Second
 
 // ownEcho reports whether value at time at, reported by the platform behind
 // key, is the echo of one of our writes, and consumes that write's mark.
-func (r *result) ownEcho(key, value string, at time.Time) bool {
+func (r *result) ownEcho(key, value, prev string, at time.Time) bool {
 	w := r.next.Written[key]
 	for i := range w.Marks {
 		m := &w.Marks[i]
-		if m.NoEcho || !m.Landed.IsZero() || m.Value != value {
+		if m.NoEcho || !m.Landed.IsZero() || m.Value != value || (m.Prev != "" && prev != "" && m.Prev != prev) {
 			continue
 		}
 		if !at.IsZero() && (at.Before(m.Sent.Add(-echoSkew)) || at.After(m.Sent.Add(echoWindow))) {
 			continue
+		}
+		if !at.IsZero() && !m.After.IsZero() && (at.After(m.After) || !at.After(m.Before)) {
+			continue // a change at another moment: a person's, not ours
 		}
 		m.Landed = at
 		if at.IsZero() {
@@ -224,11 +237,19 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
 		return
 	}
-	if r.ownEcho(writtenOwner, email, at) || email == r.next.OwnerEmail {
+	if r.ownEcho(writtenOwner, email, "", at) {
+		return
+	}
+	if email == r.next.OwnerEmail {
+		// LeadSquared confirms the owner as of at: an older report from
+		// either side is now stale.
+		r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
 		r.staleNote(fmt.Sprintf("owner change to %s is older than the last owner/agent change", email))
+		// LeadSquared may still hold that older owner: write the current one back.
+		r.ownerBackToLeadSquared(in, "stale report")
 		return
 	}
 	a, ok := in.Agents.ByEmail(email)
@@ -242,9 +263,21 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	if r.overwrote(writtenOwner, email, at) {
 		// Our own owner write may have landed after this person's change:
 		// write their choice back so both sides end on it.
-		if u, ok := in.Agents.ByEmail(email); ok && u.LeadSquaredUserID != "" {
-			r.add(Action{Kind: ActSetOwner, Key: "owner-again", Payload: SetOwnerPayload{Email: email, UserID: u.LeadSquaredUserID}})
-		}
+		r.ownerBackToLeadSquared(in, "overwritten")
+	}
+}
+
+// ownerBackToLeadSquared writes the link's owner to LeadSquared again.
+func (r *result) ownerBackToLeadSquared(in Input, _ string) {
+	if a, ok := in.Agents.ByEmail(r.next.OwnerEmail); ok && a.LeadSquaredUserID != "" {
+		r.add(Action{Kind: ActSetOwner, Key: "owner-again", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
+	}
+}
+
+// ownerBackToLimeChat assigns the link's owner's agent in LimeChat again.
+func (r *result) ownerBackToLimeChat(in Input) {
+	if a, ok := in.Agents.ByEmail(r.next.OwnerEmail); ok && a.LimeChatAgentID != 0 {
+		r.add(Action{Kind: ActAssign, Key: "assign-again", Payload: AssignPayload{Email: a.Email, AgentID: a.LimeChatAgentID}})
 	}
 }
 
@@ -314,11 +347,21 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 		r.unmatched(fmt.Sprintf("LimeChat agent %d is not in the agent directory (no e-mail known)", t.AssigneeID))
 		return
 	}
-	if r.ownEcho(writtenAssignee, a.Email, at) || a.Email == r.next.OwnerEmail {
+	prev := ""
+	if in.Event.AssigneeChanged {
+		prev = strconv.FormatInt(in.Event.PreviousAssigneeID, 10)
+	}
+	if r.ownEcho(writtenAssignee, a.Email, prev, at) {
+		return
+	}
+	if a.Email == r.next.OwnerEmail {
+		r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
 		return
 	}
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
 		r.staleNote(fmt.Sprintf("agent change to %s is older than the last owner/agent change", a.Email))
+		// LimeChat may still show that older agent: assign the current one again.
+		r.ownerBackToLimeChat(in)
 		return
 	}
 	if a.LeadSquaredUserID == "" {
@@ -329,7 +372,7 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	r.next.OwnerChangedAt = later(r.next.OwnerChangedAt, at)
 	r.add(Action{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
 	if r.overwrote(writtenAssignee, a.Email, at) {
-		r.add(Action{Kind: ActAssign, Key: "assign-again", Payload: AssignPayload{Email: a.Email, AgentID: t.AssigneeID}})
+		r.ownerBackToLimeChat(in)
 	}
 }
 
@@ -591,7 +634,6 @@ func sameState(a, b *Link) bool {
 	}
 	return true
 }
-
 
 // diff returns what b adds to a and what it removes from a.
 func diff(a, b []string) (added, removed []string) {

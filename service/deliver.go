@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -137,7 +138,7 @@ func (x *delivery) needTicket() (outbox.Outcome, bool) {
 // recordWrite adds a value written to a platform to the link's ledger, so
 // its echo is recognised and a person's change it may have overwritten is
 // written back (see decide). It locks the link like Apply does.
-func (x *delivery) recordWrite(key, value string, sent time.Time, noEcho bool) func(context.Context, pgx.Tx) error {
+func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho bool, window ...time.Time) func(context.Context, pgx.Tx) error {
 	return func(ctx context.Context, tx pgx.Tx) error {
 		q := db.New(tx)
 		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
@@ -148,7 +149,10 @@ func (x *delivery) recordWrite(key, value string, sent time.Time, noEcho bool) f
 		if err := json.Unmarshal(row.Written, &ledger); err != nil {
 			ledger = map[string]Written{}
 		}
-		m := WriteMark{Value: value, Sent: sent.UTC(), NoEcho: noEcho}
+		m := WriteMark{Value: value, Prev: prev, Sent: sent.UTC(), NoEcho: noEcho}
+		if len(window) == 2 {
+			m.Before, m.After = window[0].UTC(), window[1].UTC()
+		}
 		if noEcho {
 			m.Landed = time.Now().UTC()
 		}
@@ -192,12 +196,29 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 	if a, ok := x.agent(ctx, p.Email); ok && a.LimeChatAgentID != 0 {
 		agentID = a.LimeChatAgentID
 	}
+	// Read first: assigning the agent already there fires no webhook, and
+	// the previous agent tells our echo from a person's change.
+	cur, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID)
+	if err != nil {
+		return x.failed(ctx, "read ticket", err, false)
+	}
 	sent := time.Now()
+	if cur.AssigneeID == agentID {
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already assigned",
+			Finish: x.recordWrite(writtenAssignee, p.Email, "", sent, true)}
+	}
 	if err := x.c.LimeChat.Assign(ctx, x.link.TicketID, agentID); err != nil {
 		return x.failed(ctx, "assign ticket", err, false)
 	}
+	// Read back when it took effect, so its echo is told apart from a
+	// person making the same change moments later.
+	var window []time.Time
+	if after, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID); err == nil && after.AssigneeID == agentID &&
+		!cur.UpdatedAt.IsZero() && !after.UpdatedAt.IsZero() {
+		window = []time.Time{cur.UpdatedAt, after.UpdatedAt}
+	}
 	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
-		Finish: x.recordWrite(writtenAssignee, p.Email, sent, false)}
+		Finish: x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)}
 }
 
 func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
@@ -352,7 +373,7 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 			if ownerEmail != "" {
 				// Lead.Update without postUpdatedLead fires no webhook; an
 				// opportunity update does.
-				return x.recordWrite(writtenOwner, ownerEmail, sent, x.link.Kind == KindLead)(ctx, tx)
+				return x.recordWrite(writtenOwner, ownerEmail, "", sent, x.link.Kind == KindLead)(ctx, tx)
 			}
 			return nil
 		}}

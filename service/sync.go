@@ -263,7 +263,7 @@ func insertParams(integration string, l *Link) db.LinkInsertParams {
 		seen = []byte("{}")
 	}
 	return db.LinkInsertParams{
-		Seen: seen,
+		Seen:          seen,
 		IntegrationID: integration, RecordKind: string(l.Kind), RecordID: l.RecordID, LeadID: l.LeadID,
 		TicketID: ptrInt(l.TicketID), ContactID: ptrInt(l.ContactID), OwnerEmail: l.OwnerEmail,
 		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels, Fields: fields,

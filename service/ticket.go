@@ -100,7 +100,7 @@ func (x *delivery) setTicket(t Ticket, sent time.Time) func(context.Context, pgx
 		}
 		if x.link.OwnerEmail != "" {
 			// The create assigns without a conversation_updated echo.
-			return x.recordWrite(writtenAssignee, x.link.OwnerEmail, sent, true)(ctx, tx)
+			return x.recordWrite(writtenAssignee, x.link.OwnerEmail, "", sent, true)(ctx, tx)
 		}
 		return nil
 	}

@@ -5,9 +5,9 @@ SQLC_VERSION := v1.30.0
 GO           ?= go
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
 # A fixed key for the local sandbox only; production sets its own.
-DEV_MASTER_KEY := 6c73716272696467652d73616e64626f782d6b65792d6e6f742d7365637265
+DEV_MASTER_KEY := $(shell printf %s lsqbridge-sandbox-key-not-secret | od -An -tx1 | tr -d " \n")
 
-.PHONY: run test lint generate build check-generated postgres
+.PHONY: run test lint generate build check-generated postgres chromium
 
 ## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
 run: postgres
@@ -17,7 +17,7 @@ run: postgres
 		$(GO) run ./cmd/lsqbridge sandbox
 
 ## test: every test, against real Postgres (each test in its own database)
-test: postgres
+test: postgres chromium
 	$(GO) test -count=1 -v -timeout 40m ./...
 
 ## lint: go vet and gofmt
@@ -39,3 +39,7 @@ build:
 
 postgres:
 	@bash .ci/ensure-postgres
+
+# The agent page's browser test drives Debian's Chromium through chromedriver.
+chromium:
+	@bash .ci/ensure-chromium

@@ -150,6 +150,26 @@ func (q *Queries) InboundListByOutcome(ctx context.Context, arg InboundListByOut
 	return items, nil
 }
 
+const inboundPrune = `-- name: InboundPrune :execrows
+DELETE FROM inbound_events
+WHERE (integration_id, id) IN (
+    SELECT e.integration_id, e.id FROM inbound_events e WHERE e.received_at < $1 ORDER BY e.received_at LIMIT $2)
+`
+
+type InboundPruneParams struct {
+	Before  time.Time
+	MaxRows int32
+}
+
+// Retention: deletes deliveries older than the cutoff, in batches.
+func (q *Queries) InboundPrune(ctx context.Context, arg InboundPruneParams) (int64, error) {
+	result, err := q.db.Exec(ctx, inboundPrune, arg.Before, arg.MaxRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const inboundSetOutcome = `-- name: InboundSetOutcome :exec
 UPDATE inbound_events SET outcome = $1, detail = $2, link_id = $3
 WHERE integration_id = $4 AND id = $5

@@ -11,21 +11,18 @@ import (
 )
 
 const outboxClaim = `-- name: OutboxClaim :many
-WITH heads AS (
-    SELECT DISTINCT ON (o.integration_id, o.link_id) o.integration_id, o.id, o.status, o.next_attempt_at
-    FROM outbox o
-    WHERE o.status IN ('pending', 'delivering')
-    ORDER BY o.integration_id, o.link_id, o.id
-), ready AS (
+WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
-    JOIN heads h ON h.integration_id = o.integration_id AND h.id = o.id
     JOIN integrations i ON i.id = o.integration_id
-    WHERE h.status = 'pending'
-      AND o.status = 'pending'
+    WHERE o.status = 'pending'
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
+            AND p.status IN ('pending', 'delivering'))
     ORDER BY o.next_attempt_at, o.id
     LIMIT $2
     FOR UPDATE OF o SKIP LOCKED
@@ -44,7 +41,9 @@ type OutboxClaimParams struct {
 
 // Claims due actions: only the oldest unfinished action of each link (per-link
 // FIFO), skipping rows other relays hold, and LeadSquared actions of paused
-// integrations. Claimed rows become 'delivering' under a lease.
+// integrations. Claimed rows become 'delivering' under a lease. The head test
+// is a NOT EXISTS on the open-rows index, so a claim costs the same whatever
+// the backlog (a DISTINCT ON over every open row grew with it: 73 ms at 2,000).
 func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Outbox, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, arg.LeaseSeconds, arg.MaxRows)
 	if err != nil {
@@ -500,11 +499,22 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 }
 
 const outboxPrune = `-- name: OutboxPrune :execrows
-DELETE FROM outbox WHERE status IN ('delivered', 'superseded') AND delivered_at < $1
+DELETE FROM outbox
+WHERE (integration_id, id) IN (
+    SELECT o.integration_id, o.id FROM outbox o
+    WHERE o.status IN ('delivered', 'superseded') AND o.delivered_at < $1::timestamptz
+    ORDER BY o.delivered_at LIMIT $2)
 `
 
-func (q *Queries) OutboxPrune(ctx context.Context, before *time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, outboxPrune, before)
+type OutboxPruneParams struct {
+	Before  time.Time
+	MaxRows int32
+}
+
+// Retention: deletes finished actions older than the cutoff, in batches,
+// keeping the outbox small and vacuum-friendly. Dead rows stay for a person.
+func (q *Queries) OutboxPrune(ctx context.Context, arg OutboxPruneParams) (int64, error) {
+	result, err := q.db.Exec(ctx, outboxPrune, arg.Before, arg.MaxRows)
 	if err != nil {
 		return 0, err
 	}

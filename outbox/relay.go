@@ -176,9 +176,17 @@ func (r *Relay) releaseExpired(ctx context.Context) {
 	}
 }
 
+// deliveryTimeout bounds one attempt, including the platform calls.
+const deliveryTimeout = 45 * time.Second
+
 func (r *Relay) deliver(ctx context.Context, a Action) {
 	start := time.Now()
-	o := r.safeHandle(ctx, a)
+	// A claimed action is finished even when shutdown begins: cancelling a
+	// platform call mid-flight would make its outcome unknown (and a
+	// Flow-builder event un-retryable). Run stops claiming instead.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(deliveryTimeout, r.cfg.Lease))
+	defer cancel()
+	o := r.safeHandle(hctx, a)
 	if r.cfg.AfterAttempt != nil && !r.cfg.AfterAttempt(a, o) {
 		return // simulated crash: the lease will expire
 	}

@@ -20,3 +20,9 @@ ORDER BY id;
 -- name: InboundCountByOutcome :many
 SELECT outcome, count(*)::bigint AS n FROM inbound_events
 WHERE integration_id = @integration_id GROUP BY outcome ORDER BY outcome;
+
+-- name: InboundPrune :execrows
+-- Retention: deletes deliveries older than the cutoff, in batches.
+DELETE FROM inbound_events
+WHERE (integration_id, id) IN (
+    SELECT e.integration_id, e.id FROM inbound_events e WHERE e.received_at < @before ORDER BY e.received_at LIMIT @max_rows);

@@ -7,22 +7,21 @@ RETURNING id;
 -- name: OutboxClaim :many
 -- Claims due actions: only the oldest unfinished action of each link (per-link
 -- FIFO), skipping rows other relays hold, and LeadSquared actions of paused
--- integrations. Claimed rows become 'delivering' under a lease.
-WITH heads AS (
-    SELECT DISTINCT ON (o.integration_id, o.link_id) o.integration_id, o.id, o.status, o.next_attempt_at
-    FROM outbox o
-    WHERE o.status IN ('pending', 'delivering')
-    ORDER BY o.integration_id, o.link_id, o.id
-), ready AS (
+-- integrations. Claimed rows become 'delivering' under a lease. The head test
+-- is a NOT EXISTS on the open-rows index, so a claim costs the same whatever
+-- the backlog (a DISTINCT ON over every open row grew with it: 73 ms at 2,000).
+WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
-    JOIN heads h ON h.integration_id = o.integration_id AND h.id = o.id
     JOIN integrations i ON i.id = o.integration_id
-    WHERE h.status = 'pending'
-      AND o.status = 'pending'
+    WHERE o.status = 'pending'
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
+            AND p.status IN ('pending', 'delivering'))
     ORDER BY o.next_attempt_at, o.id
     LIMIT @max_rows
     FOR UPDATE OF o SKIP LOCKED
@@ -98,7 +97,13 @@ UPDATE outbox SET status = 'superseded', outcome = 'dropped', delivered_at = now
 WHERE integration_id = @integration_id AND id = @id AND status IN ('dead', 'pending');
 
 -- name: OutboxPrune :execrows
-DELETE FROM outbox WHERE status IN ('delivered', 'superseded') AND delivered_at < @before;
+-- Retention: deletes finished actions older than the cutoff, in batches,
+-- keeping the outbox small and vacuum-friendly. Dead rows stay for a person.
+DELETE FROM outbox
+WHERE (integration_id, id) IN (
+    SELECT o.integration_id, o.id FROM outbox o
+    WHERE o.status IN ('delivered', 'superseded') AND o.delivered_at < @before::timestamptz
+    ORDER BY o.delivered_at LIMIT @max_rows);
 
 -- name: OutboxStats :many
 SELECT integration_id, status, count(*)::bigint AS n,

@@ -23,7 +23,7 @@ Commands:
   integration apply -f FILE | list | show ID | rotate-token ID | disable ID
   agents refresh|list ID        the e-mail directory matching owners and agents
   outbox list|retry|drop        inspect and handle failing or dead actions
-  audit links|timeline|failing|unmatched|lag   support views as tables
+  audit links|timeline|events|failing|unmatched|lag   support views as tables
   reconcile [--integration ID]  repair differences missed webhooks left
   sandbox                       the service against built-in fakes of both platforms
   uat                           run the acceptance checklist against the sandbox or a real integration

@@ -40,7 +40,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	if !a.noRelay {
 		a.workers = append(a.workers, a.relay.Run)
 	}
-	a.workers = append(a.workers, a.refreshAgents)
+	a.workers = append(a.workers, a.refreshAgents, func(ctx context.Context) {
+		outbox.RunPruner(ctx, a.pool, outbox.Retention{}, a.log)
+	})
 	return nil
 }
 

@@ -23,7 +23,7 @@ func (q *Queries) IntegrationDisable(ctx context.Context, id string) (int64, err
 }
 
 const integrationGet = `-- name: IntegrationGet :one
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations WHERE id = $1
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations WHERE id = $1
 `
 
 func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, error) {
@@ -37,6 +37,7 @@ func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, e
 		&i.LsqSecretKeySealed,
 		&i.LsqRequestsPer5s,
 		&i.LsqPausedUntil,
+		&i.ReconciledAt,
 		&i.LsqUserID,
 		&i.LimechatBaseUrl,
 		&i.LimechatAccountID,
@@ -57,7 +58,7 @@ func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, e
 }
 
 const integrationList = `-- name: IntegrationList :many
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations ORDER BY id
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations ORDER BY id
 `
 
 func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
@@ -77,6 +78,7 @@ func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
 			&i.LsqSecretKeySealed,
 			&i.LsqRequestsPer5s,
 			&i.LsqPausedUntil,
+			&i.ReconciledAt,
 			&i.LsqUserID,
 			&i.LimechatBaseUrl,
 			&i.LimechatAccountID,
@@ -117,6 +119,31 @@ type IntegrationPauseLeadSquaredParams struct {
 // never shortens a pause already in force.
 func (q *Queries) IntegrationPauseLeadSquared(ctx context.Context, arg IntegrationPauseLeadSquaredParams) error {
 	_, err := q.db.Exec(ctx, integrationPauseLeadSquared, arg.Until, arg.ID)
+	return err
+}
+
+const integrationReconciledAt = `-- name: IntegrationReconciledAt :one
+SELECT reconciled_at FROM integrations WHERE id = $1
+`
+
+func (q *Queries) IntegrationReconciledAt(ctx context.Context, id string) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, integrationReconciledAt, id)
+	var reconciled_at *time.Time
+	err := row.Scan(&reconciled_at)
+	return reconciled_at, err
+}
+
+const integrationSetReconciledAt = `-- name: IntegrationSetReconciledAt :exec
+UPDATE integrations SET reconciled_at = $1 WHERE id = $2
+`
+
+type IntegrationSetReconciledAtParams struct {
+	ReconciledAt *time.Time
+	ID           string
+}
+
+func (q *Queries) IntegrationSetReconciledAt(ctx context.Context, arg IntegrationSetReconciledAtParams) error {
+	_, err := q.db.Exec(ctx, integrationSetReconciledAt, arg.ReconciledAt, arg.ID)
 	return err
 }
 

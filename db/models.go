@@ -154,6 +154,7 @@ type Integration struct {
 	LsqSecretKeySealed          []byte
 	LsqRequestsPer5s            int32
 	LsqPausedUntil              *time.Time
+	ReconciledAt                *time.Time
 	LsqUserID                   string
 	LimechatBaseUrl             string
 	LimechatAccountID           int64

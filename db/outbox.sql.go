@@ -407,6 +407,44 @@ func (q *Queries) OutboxNextDue(ctx context.Context) (time.Time, error) {
 	return column_1, err
 }
 
+const outboxOpenBefore = `-- name: OutboxOpenBefore :one
+SELECT count(*)::bigint FROM outbox
+WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
+  AND created_at < $3
+`
+
+type OutboxOpenBeforeParams struct {
+	IntegrationID string
+	LinkID        int64
+	Before        time.Time
+}
+
+// Unfinished actions of a link enqueued before a moment: a reconcile read
+// taken after them may not show their effect yet.
+func (q *Queries) OutboxOpenBefore(ctx context.Context, arg OutboxOpenBeforeParams) (int64, error) {
+	row := q.db.QueryRow(ctx, outboxOpenBefore, arg.IntegrationID, arg.LinkID, arg.Before)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const outboxOpenCount = `-- name: OutboxOpenCount :one
+SELECT count(*)::bigint FROM outbox
+WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
+`
+
+type OutboxOpenCountParams struct {
+	IntegrationID string
+	LinkID        int64
+}
+
+func (q *Queries) OutboxOpenCount(ctx context.Context, arg OutboxOpenCountParams) (int64, error) {
+	row := q.db.QueryRow(ctx, outboxOpenCount, arg.IntegrationID, arg.LinkID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const outboxOpenKinds = `-- name: OutboxOpenKinds :many
 SELECT DISTINCT kind FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')

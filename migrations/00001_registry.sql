@@ -11,6 +11,8 @@ CREATE TABLE integrations (
     lsq_secret_key_sealed      bytea NOT NULL,
     lsq_requests_per_5s        integer NOT NULL DEFAULT 5 CHECK (lsq_requests_per_5s BETWEEN 1 AND 100),
     lsq_paused_until           timestamptz,
+    -- Watermark of the reconciler's last LeadSquared read (RecentlyModified).
+    reconciled_at              timestamptz,
     lsq_user_id                text NOT NULL DEFAULT '',
     limechat_base_url          text NOT NULL,
     limechat_account_id        bigint NOT NULL,

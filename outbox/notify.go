@@ -61,3 +61,13 @@ func (n *Notifier) Notify() {
 		}
 	})
 }
+
+// Flush sends the NOTIFY now, for short-lived processes (the CLI) that
+// enqueue actions and exit before a debounced NOTIFY would go out.
+func (n *Notifier) Flush(ctx context.Context) error {
+	if n.pool == nil {
+		return nil
+	}
+	_, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", channel)
+	return err
+}

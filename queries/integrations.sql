@@ -50,3 +50,9 @@ UPDATE integrations SET disabled_at = now(), updated_at = now() WHERE id = @id A
 -- never shortens a pause already in force.
 UPDATE integrations SET lsq_paused_until = greatest(coalesce(lsq_paused_until, @until::timestamptz), @until::timestamptz)
 WHERE id = @id;
+
+-- name: IntegrationSetReconciledAt :exec
+UPDATE integrations SET reconciled_at = @reconciled_at WHERE id = @id;
+
+-- name: IntegrationReconciledAt :one
+SELECT reconciled_at FROM integrations WHERE id = @id;

@@ -120,3 +120,14 @@ SELECT min(next_attempt_at)::timestamptz FROM outbox WHERE status = 'pending';
 -- write are not trusted from snapshots meanwhile.
 SELECT DISTINCT kind FROM outbox
 WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering');
+
+-- name: OutboxOpenBefore :one
+-- Unfinished actions of a link enqueued before a moment: a reconcile read
+-- taken after them may not show their effect yet.
+SELECT count(*)::bigint FROM outbox
+WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering')
+  AND created_at < @before;
+
+-- name: OutboxOpenCount :one
+SELECT count(*)::bigint FROM outbox
+WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering');

@@ -75,6 +75,8 @@ type Event struct {
 	// PreviousAssigneeID and PreviousLabels are changed_attributes' previous values.
 	PreviousAssigneeID int64
 	PreviousLabels     []string
+	// ReadAt is when the reconciler read the snapshot (EventReconcile only).
+	ReadAt time.Time
 	// Automation is the rule event name of an automation_event.* webhook
 	// ("conversation_created" for automation_event.conversation_created).
 	Automation string

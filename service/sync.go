@@ -110,7 +110,19 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		return res, err
 	}
 	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
-	if link != nil {
+	if link != nil && ev.Type == EventReconcile {
+		// A read taken while earlier actions were in flight may not show
+		// them yet; actions enqueued after the read (by this same pass)
+		// cannot have been seen and are judged by source time instead.
+		n, err := q.OutboxOpenBefore(ctx, db.OutboxOpenBeforeParams{IntegrationID: in.ID, LinkID: link.ID, Before: ev.ReadAt})
+		if err != nil {
+			return res, fmt.Errorf("read open actions: %w", err)
+		}
+		if n > 0 {
+			res.Outcome, res.Detail, res.LinkID = OutcomeIgnored, "actions were in flight when the platform was read; the next pass looks again", link.ID
+			return res, q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: res.Outcome, Detail: res.Detail, LinkID: &res.LinkID})
+		}
+	} else if link != nil {
 		if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
 			return res, err
 		}

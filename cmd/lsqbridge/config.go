@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the service's own settings: environment variables, overridden by
@@ -18,18 +19,25 @@ type Config struct {
 	MasterKey    string
 	RelayWorkers int
 	LogLevel     string
+	// ReconcileEvery is the reconciler's period inside serve (0 = off).
+	ReconcileEvery time.Duration
 }
 
 // envConfig reads the environment; flags registered by bind override it.
 func envConfig(getenv func(string) string) Config {
 	workers, _ := strconv.Atoi(getenv("LSQBRIDGE_RELAY_WORKERS"))
+	every, err := time.ParseDuration(getenv("LSQBRIDGE_RECONCILE_EVERY"))
+	if err != nil {
+		every = 10 * time.Minute
+	}
 	return Config{
-		DatabaseURL:  getenv("DATABASE_URL"),
-		Listen:       cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
-		PublicURL:    getenv("LSQBRIDGE_PUBLIC_URL"),
-		MasterKey:    getenv("LSQBRIDGE_MASTER_KEY"),
-		RelayWorkers: cmp.Or(workers, 4),
-		LogLevel:     cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
+		DatabaseURL:    getenv("DATABASE_URL"),
+		Listen:         cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
+		PublicURL:      getenv("LSQBRIDGE_PUBLIC_URL"),
+		MasterKey:      getenv("LSQBRIDGE_MASTER_KEY"),
+		RelayWorkers:   cmp.Or(workers, 4),
+		LogLevel:       cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
+		ReconcileEvery: every,
 	}
 }
 
@@ -45,6 +53,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL the platforms reach this service at (env LSQBRIDGE_PUBLIC_URL)")
 	fs.IntVar(&c.RelayWorkers, "relay-workers", c.RelayWorkers, "concurrent outbox deliveries (env LSQBRIDGE_RELAY_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env LSQBRIDGE_LOG_LEVEL)")
+	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", c.ReconcileEvery, "reconciler period, 0 to turn it off (env LSQBRIDGE_RECONCILE_EVERY)")
 }
 
 // publicURL is where webhooks should be sent; it defaults to the listen address.

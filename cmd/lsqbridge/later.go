@@ -4,6 +4,5 @@ import "errors"
 
 var errLater = errors.New("not implemented yet")
 
-func cmdReconcile(e *env, args []string) error { return errLater }
-func cmdUAT(e *env, args []string) error       { return errLater }
-func cmdBench(e *env, args []string) error     { return errLater }
+func cmdUAT(e *env, args []string) error   { return errLater }
+func cmdBench(e *env, args []string) error { return errLater }

@@ -71,6 +71,7 @@ type app struct {
 	agents       *service.AgentDirectory
 	sync         *service.Sync
 	relay        *outbox.Relay
+	reconciler   *service.Reconciler
 	// noRelay leaves delivery to the caller (tests drive the relay).
 	noRelay bool
 	// afterAttempt is the relay's crash hook (tests).

@@ -28,7 +28,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	a.agents = service.NewAgentDirectory(a.pool, platforms, metrics, a.log, 30*time.Second)
 	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
 	a.sync = service.NewSync(a.pool, service.SyncConfig{Agents: a.agents, Notify: notifier.Notify, Metrics: metrics, Logger: a.log})
-	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, service.NewPacer(), a.log)
+	pacer := service.NewPacer()
+	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, pacer, a.log)
+	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
 	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{
 		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,
 	})
@@ -43,6 +45,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	a.workers = append(a.workers, a.refreshAgents, func(ctx context.Context) {
 		outbox.RunPruner(ctx, a.pool, outbox.Retention{}, a.log)
 	})
+	if cfg.ReconcileEvery > 0 {
+		a.workers = append(a.workers, func(ctx context.Context) { a.reconciler.RunEvery(ctx, a.integrations, cfg.ReconcileEvery) })
+	}
 	return nil
 }
 

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lsqbridge/lsqbridge/outbox"
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// cmdReconcile makes one reconcile pass now (serve also runs one on a timer).
+func cmdReconcile(e *env, args []string) error {
+	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	e.cfg.bindDB(fs)
+	id := fs.String("integration", "", "only this integration (default: every enabled one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := e.cfg.Validate(true, true); err != nil {
+		return err
+	}
+	sealer, err := service.NewSealer(e.cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	log := newLogger(e.stderr, "warn")
+	integrations := service.NewIntegrations(pool, sealer)
+	platforms := newPlatforms()
+	// Actions go to the outbox; a NOTIFY wakes the relays of running serves.
+	notifier := outbox.NewNotifier(pool, time.Millisecond, log)
+	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)
+	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
+	r := service.NewReconciler(pool, sync, platforms, nil, log)
+	start := time.Now()
+	stats, err := r.RunAll(e.ctx, integrations, *id)
+	ids := make([]string, 0, len(stats))
+	for k := range stats {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
+	for _, k := range ids {
+		s := stats[k]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(e.stdout, "reconciled in %s; actions are delivered by the relay of `lsqbridge serve`\n", time.Since(start).Round(time.Millisecond))
+	if ferr := notifier.Flush(e.ctx); ferr != nil {
+		fmt.Fprintf(e.stderr, "could not wake running relays (they poll every second anyway): %v\n", ferr)
+	}
+	return err
+}

@@ -1,0 +1,243 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db"
+)
+
+// Reconciler repairs what lost webhooks left apart. Chatwoot account
+// webhooks are never retried and LeadSquared disables a webhook after
+// repeated failures, so events can be lost. For every active link it reads
+// both platforms and feeds what it read through Sync.Apply as snapshot
+// events (EventReconcile): the same decisions, echo and staleness rules as
+// webhooks. It never looks at records lsqbridge did not link.
+type Reconciler struct {
+	pool      *pgxpool.Pool
+	q         *db.Queries
+	sync      *Sync
+	platforms Platforms
+	pacer     *Pacer
+	log       *slog.Logger
+}
+
+// NewReconciler returns a reconciler.
+func NewReconciler(pool *pgxpool.Pool, sync *Sync, platforms Platforms, pacer *Pacer, log *slog.Logger) *Reconciler {
+	if pacer == nil {
+		pacer = NewPacer()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{pool: pool, q: db.New(pool), sync: sync, platforms: platforms, pacer: pacer, log: log}
+}
+
+// ReconcileStats counts one pass.
+type ReconcileStats struct {
+	Links    int // active links looked at
+	Skipped  int // links with actions in flight, or paused
+	Changed  int // snapshot events that changed something
+	Actions  int // actions enqueued
+	Errors   int // reads that failed (the next pass retries)
+	LeadRead int // leads LeadSquared reported modified since the watermark
+}
+
+// firstWatermark is how far back the first pass asks LeadSquared.
+const firstWatermark = 7 * 24 * time.Hour
+
+// watermarkOverlap re-reads a little before the last pass, so a change made
+// while that pass ran is not missed.
+const watermarkOverlap = 5 * time.Minute
+
+// Run makes one pass over an integration's active links.
+func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, error) {
+	var st ReconcileStats
+	c := r.platforms.For(in)
+	started := time.Now().UTC()
+
+	// Leads: one paged RecentlyModified call instead of a read per link.
+	from := started.Add(-firstWatermark)
+	if wm, err := r.q.IntegrationReconciledAt(ctx, in.ID); err == nil && wm != nil {
+		from = wm.Add(-watermarkOverlap)
+	}
+	if err := r.pacer.Wait(ctx, in.ID, in.RequestsPer5s); err != nil {
+		return st, err
+	}
+	// LeadSquared takes whole seconds: round the end up so this second's
+	// changes are in.
+	modified, err := c.LeadSquared.RecentlyModifiedLeads(ctx, from, started.Truncate(time.Second).Add(time.Second))
+	if err != nil {
+		return st, fmt.Errorf("read recently modified leads: %w", err)
+	}
+	leads := make(map[string]Record, len(modified))
+	for _, l := range modified {
+		leads[l.ID] = l
+	}
+	st.LeadRead = len(modified)
+
+	var after int64
+	for {
+		rows, err := r.q.LinkListActive(ctx, db.LinkListActiveParams{IntegrationID: in.ID, AfterID: after, MaxRows: 200})
+		if err != nil {
+			return st, fmt.Errorf("list links: %w", err)
+		}
+		for _, row := range rows {
+			after = row.ID
+			if err := r.link(ctx, in, c, row, leads, &st); err != nil {
+				if ctx.Err() != nil {
+					return st, ctx.Err()
+				}
+				st.Errors++
+				r.log.Warn("reconcile link", "integration", in.ID, "link", row.ID, "err", err)
+			}
+		}
+		if len(rows) < 200 {
+			break
+		}
+	}
+	if st.Errors == 0 {
+		if err := r.q.IntegrationSetReconciledAt(ctx, db.IntegrationSetReconciledAtParams{ID: in.ID, ReconciledAt: &started}); err != nil {
+			return st, fmt.Errorf("store watermark: %w", err)
+		}
+	}
+	r.log.Info("reconcile pass", "integration", in.ID, "links", st.Links, "skipped", st.Skipped,
+		"changed", st.Changed, "actions", st.Actions, "errors", st.Errors)
+	return st, nil
+}
+
+// link reconciles one link: LimeChat's snapshot first, then LeadSquared's,
+// so labels that LeadSquared field rules add are not mistaken for labels a
+// person removed in LimeChat; owner conflicts are settled by source time
+// whatever the order.
+func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row db.Link, leads map[string]Record, st *ReconcileStats) error {
+	st.Links++
+	if row.PausedAt != nil || row.TicketID == nil {
+		st.Skipped++
+		return nil
+	}
+	open, err := r.q.OutboxOpenCount(ctx, db.OutboxOpenCountParams{IntegrationID: in.ID, LinkID: row.ID})
+	if err != nil {
+		return err
+	}
+	if open > 0 {
+		st.Skipped++ // the relay is still making the sides agree
+		return nil
+	}
+	readAt := time.Now().UTC()
+	ticket, terr := c.LimeChat.GetConversation(ctx, *row.TicketID)
+	if terr != nil && !errors.Is(terr, ErrNotFound) {
+		return fmt.Errorf("read ticket %d: %w", *row.TicketID, terr)
+	}
+	var rec *Record
+	switch RecordKind(row.RecordKind) {
+	case KindLead:
+		if l, ok := leads[row.RecordID]; ok {
+			rec = &l
+		}
+	case KindOpportunity:
+		if err := r.pacer.Wait(ctx, in.ID, in.RequestsPer5s); err != nil {
+			return err
+		}
+		o, err := c.LeadSquared.GetOpportunity(ctx, row.RecordID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("read opportunity %s: %w", row.RecordID, err)
+		}
+		if err == nil {
+			rec = &o
+		}
+	}
+	if terr == nil && ticket.ID != 0 {
+		ev := Event{Source: SourceLimeChat, Type: EventReconcile, Ticket: &ticket, OccurredAt: ticket.UpdatedAt, ReadAt: readAt,
+			DedupKey: "reconcile:limechat:" + strconv.FormatInt(ticket.ID, 10) + ":" + ticket.UpdatedAt.Format(time.RFC3339Nano)}
+		if err := r.apply(ctx, in, ev, ticket, st); err != nil {
+			return err
+		}
+	}
+	if rec != nil {
+		rec.Kind = RecordKind(row.RecordKind)
+		ev := Event{Source: SourceLeadSquared, Type: EventReconcile, Record: rec, OccurredAt: rec.ModifiedOn, ReadAt: readAt,
+			DedupKey: "reconcile:leadsquared:" + rec.ID + ":" + rec.ModifiedOn.Format(time.RFC3339Nano)}
+		if err := r.apply(ctx, in, ev, rec, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) apply(ctx context.Context, in *Integration, ev Event, snapshot any, st *ReconcileStats) error {
+	raw, _ := json.Marshal(map[string]any{"reconcile": snapshot})
+	res, err := r.sync.Apply(ctx, in, ev, raw)
+	if err != nil {
+		return err
+	}
+	if res.Outcome == OutcomeApplied || res.Outcome == OutcomeUnmatchedAgent {
+		st.Changed++
+	}
+	st.Actions += res.Actions
+	return nil
+}
+
+// RunAll makes one pass over every enabled integration (or only id).
+func (r *Reconciler) RunAll(ctx context.Context, integrations *Integrations, id string) (map[string]ReconcileStats, error) {
+	list, err := integrations.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ReconcileStats{}
+	var errs []error
+	for _, s := range list {
+		if s.Disabled || (id != "" && s.ID != id) {
+			continue
+		}
+		in, err := integrations.Get(ctx, s.ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st, err := r.Run(ctx, in)
+		out[s.ID] = st
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.ID, err))
+		}
+	}
+	if id != "" {
+		if _, ok := out[id]; !ok && len(errs) == 0 {
+			return out, fmt.Errorf("%w (or disabled): %s", ErrIntegrationNotFound, id)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// RunEvery reconciles every integration on a timer until ctx ends.
+func (r *Reconciler) RunEvery(ctx context.Context, integrations *Integrations, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// One replica at a time: a session advisory lock held for the pass.
+		conn, err := r.pool.Acquire(ctx)
+		if err != nil {
+			continue
+		}
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(727275)").Scan(&got); err == nil && got {
+			if _, err := r.RunAll(ctx, integrations, ""); err != nil && ctx.Err() == nil {
+				r.log.Warn("reconcile pass", "err", err)
+			}
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(727275)")
+		}
+		conn.Release()
+	}
+}

@@ -7,7 +7,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
 # A fixed key for the local sandbox only; production sets its own.
 DEV_MASTER_KEY := $(shell printf %s lsqbridge-sandbox-key-not-secret | od -An -tx1 | tr -d " \n")
 
-.PHONY: run test lint generate build check-generated postgres chromium
+.PHONY: run uat test lint generate build check-generated postgres chromium
 
 ## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
 run: postgres
@@ -15,6 +15,11 @@ run: postgres
 		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE lsqbridge" >/dev/null
 	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} \
 		$(GO) run ./cmd/lsqbridge sandbox
+
+## uat: the acceptance checklist against the running sandbox (`make run` in another terminal)
+uat:
+	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} \
+		$(GO) run ./cmd/lsqbridge uat
 
 ## test: every test, against real Postgres (each test in its own database)
 test: postgres chromium

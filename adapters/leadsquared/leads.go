@@ -92,15 +92,30 @@ func (c *Client) CreateLead(ctx context.Context, fields map[string]string) (stri
 // reassigns it). It never sends postUpdatedLead=true, so LeadSquared fires no
 // webhook for our own writes. Zero affected rows wraps service.ErrNotFound.
 func (c *Client) UpdateLead(ctx context.Context, leadID string, fields map[string]string) error {
+	return c.updateLead(ctx, leadID, fields, false)
+}
+
+// UpdateLeadAsPerson is UpdateLead with postUpdatedLead=true: LeadSquared
+// then fires its lead-update webhooks as for a person's edit. The sync
+// never uses it (it would echo); `lsqbridge uat` does, to act as a person.
+func (c *Client) UpdateLeadAsPerson(ctx context.Context, leadID string, fields map[string]string) error {
+	return c.updateLead(ctx, leadID, fields, true)
+}
+
+func (c *Client) updateLead(ctx context.Context, leadID string, fields map[string]string, notify bool) error {
 	const op = "Lead.Update"
 	if leadID == "" {
 		return invalid(op, "empty lead id")
+	}
+	q := url.Values{"leadId": {leadID}}
+	if notify {
+		q.Set("postUpdatedLead", "true")
 	}
 	var out successMessage
 	err := c.do(ctx, request{
 		op: op, method: http.MethodPost,
 		path:  "LeadManagement.svc/Lead.Update",
-		query: url.Values{"leadId": {leadID}},
+		query: q,
 		body:  attributes(fields),
 	}, &out)
 	if err != nil {

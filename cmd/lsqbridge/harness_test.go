@@ -45,9 +45,20 @@ type world struct {
 
 type worldOption func(*sandboxOptions)
 
+// withRelay runs the relay in the background as serve does, instead of
+// leaving delivery to settle().
+func withRelay(o *sandboxOptions) {
+	o.AppOptions = append(o.AppOptions, func(a *app) { a.noRelay = false })
+}
+
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
-	pool := dbtest.New(t)
+	dbURL := dbtest.NewURL(t)
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	logs := &syncedBuffer{}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}}

@@ -4,5 +4,4 @@ import "errors"
 
 var errLater = errors.New("not implemented yet")
 
-func cmdUAT(e *env, args []string) error   { return errLater }
 func cmdBench(e *env, args []string) error { return errLater }

@@ -28,6 +28,7 @@ Commands:
   sandbox                       the service against built-in fakes of both platforms
   uat                           run the acceptance checklist against the sandbox or a real integration
   bench                         measure ingest and delivery on this machine
+  fake leadsquared|limechat     run one platform fake as its own process (demo people, /_person/ API)
 
 Settings come from the environment (flags override): DATABASE_URL, LSQBRIDGE_MASTER_KEY,
 LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_LOG_LEVEL.
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"reconcile":   cmdReconcile,
 		"uat":         cmdUAT,
 		"bench":       cmdBench,
+		"fake":        cmdFake,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

@@ -30,7 +30,7 @@ func buildBinary(t *testing.T, dir string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("no go tool to build the binary: %v", err)
+		t.Fatalf("no go tool to build the binary: %v", err)
 	}
 	bin := filepath.Join(dir, "lsqbridge")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")

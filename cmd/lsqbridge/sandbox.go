@@ -75,6 +75,28 @@ func demoRules() service.Rules {
 	}
 }
 
+// newDemoLeadSquared is the LeadSquared fake with the demo people (and a
+// field the demo rules set).
+func newDemoLeadSquared(hooks *fakehooks.Sender, millis bool, now func() time.Time) *lsqfake.Fake {
+	f := lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: hooks, WebhookMillis: millis, Now: now})
+	f.AddLeadField(service.FieldMeta{SchemaName: "mx_Callback_Requested", DisplayName: "Callback Requested", DataType: "Select", Options: []string{"Yes", "No"}})
+	for _, p := range demoPeople {
+		f.AddUser(p.email, p.first, p.last)
+	}
+	f.AddUser(soloEmail, "Solo", "Only")
+	return f
+}
+
+// newDemoLimeChat is the LimeChat fake with the demo agents.
+func newDemoLimeChat(hooks *fakehooks.Sender, now func() time.Time) *limechatfake.Fake {
+	f := limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: demoLCToken,
+		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: hooks, Now: now})
+	for _, p := range demoPeople {
+		f.AddAgent(p.first+" "+p.last, p.email)
+	}
+	return f
+}
+
 // sandbox is lsqbridge running against in-process fakes of both platforms.
 type sandbox struct {
 	app      *app
@@ -117,15 +139,14 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	}
 	s := &sandbox{Users: map[string]service.User{}, Agents: map[string]service.User{}}
 	s.LSQHooks, s.LCHooks = fakehooks.New(nil), fakehooks.New(nil)
-	s.LSQ = lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: s.LSQHooks, WebhookMillis: o.WebhookMillis, Now: o.Now})
-	s.LSQ.AddLeadField(service.FieldMeta{SchemaName: "mx_Callback_Requested", DisplayName: "Callback Requested", DataType: "Select", Options: []string{"Yes", "No"}})
-	s.LC = limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: demoLCToken,
-		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: s.LCHooks, Now: o.Now})
-	for _, p := range demoPeople {
-		s.Users[p.email] = s.LSQ.AddUser(p.email, p.first, p.last)
-		s.Agents[p.email] = s.LC.AddAgent(p.first+" "+p.last, p.email)
+	s.LSQ = newDemoLeadSquared(s.LSQHooks, o.WebhookMillis, o.Now)
+	s.LC = newDemoLimeChat(s.LCHooks, o.Now)
+	for _, u := range s.LSQ.Users() {
+		s.Users[u.Email] = u
 	}
-	s.Users[soloEmail] = s.LSQ.AddUser(soloEmail, "Solo", "Only")
+	for _, a := range s.LC.Agents() {
+		s.Agents[a.Email] = a
+	}
 
 	var servers []*http.Server
 	serveFake := func(h http.Handler, addr string) (string, error) {
@@ -139,10 +160,10 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return "http://" + ln.Addr().String(), nil
 	}
 	var err error
-	if s.LSQURL, err = serveFake(s.LSQ, o.LSQListen); err != nil {
+	if s.LSQURL, err = serveFake(withPerson(s.LSQ, leadSquaredPerson(s.LSQ)), o.LSQListen); err != nil {
 		return nil, fmt.Errorf("listen for the LeadSquared fake: %w", err)
 	}
-	if s.LCURL, err = serveFake(s.LC, o.LCListen); err != nil {
+	if s.LCURL, err = serveFake(withPerson(s.LC, limeChatPerson(s.LC)), o.LCListen); err != nil {
 		return nil, fmt.Errorf("listen for the LimeChat fake: %w", err)
 	}
 

@@ -270,6 +270,11 @@ func cmdSandbox(e *env, args []string) error {
 	if err := migrateUp(e.ctx, pool); err != nil {
 		return err
 	}
+	// The fakes start empty every time, so the demo integration does too:
+	// links to tickets of a previous run's fakes would collide.
+	if _, err := pool.Exec(e.ctx, "DELETE FROM integrations WHERE id = 'demo'"); err != nil {
+		return fmt.Errorf("reset the demo integration: %w", err)
+	}
 	s, err := startSandbox(e.ctx, e.cfg, pool, log, sandboxOptions{Listen: e.cfg.Listen, LSQListen: *lsqAddr, LCListen: *lcAddr, WebhookMillis: true, Automation: true})
 	if err != nil {
 		return err

@@ -102,6 +102,8 @@ const echoSkew = 2 * time.Second
 // key, is the echo of one of our writes, and consumes that write's mark.
 func (r *result) ownEcho(key, value, prev string, at time.Time) bool {
 	w := r.next.Written[key]
+	// The marks array is shared with the input link: copy before marking.
+	w.Marks = slices.Clone(w.Marks)
 	for i := range w.Marks {
 		m := &w.Marks[i]
 		if m.NoEcho || !m.Landed.IsZero() || m.Value != value || (m.Prev != "" && prev != "" && m.Prev != prev) {
@@ -603,6 +605,11 @@ func (r *result) changed(l *Link) bool { return l == nil || !sameState(l, r.next
 func (r *result) decision(prev *Link) Decision {
 	d := Decision{Link: r.next, Actions: r.actions, Detail: strings.Join(r.details(), "; ")}
 	switch {
+	case len(r.actions) > 0 && len(r.unmatch) == 0 && len(r.stale) > 0 && !r.changed(prev):
+		// The event lost to newer changes; its only actions write the
+		// current state back to the side that reported the older one.
+		d.Outcome = OutcomeStale
+		d.Detail = "older than changes already applied: " + strings.Join(r.stale, ", ") + "; the current owner is written back"
 	case len(r.actions) > 0:
 		d.Outcome = OutcomeApplied
 		if len(r.unmatch) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/migrations"
+	"github.com/lsqbridge/lsqbridge/service"
 )
 
 // openPool connects to the configured database and checks it answers.
@@ -101,6 +102,23 @@ func cmdMigrate(e *env, args []string) error {
 		return fmt.Errorf("unknown migrate command %q (want up, down, status or version)", sub)
 	}
 	return nil
+}
+
+// openIntegrations checks the settings a command that opens integration
+// secrets needs, and returns the pool and the integration store over it.
+func (e *env) openIntegrations() (*pgxpool.Pool, *service.Integrations, error) {
+	if err := e.cfg.Validate(true, true); err != nil {
+		return nil, nil, err
+	}
+	sealer, err := service.NewSealer(e.cfg.MasterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := e.openPool()
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, service.NewIntegrations(pool, sealer), nil
 }
 
 // migrateUp applies pending migrations (the sandbox's own database).

@@ -20,20 +20,12 @@ func cmdReconcile(e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := e.cfg.Validate(true, true); err != nil {
-		return err
-	}
-	sealer, err := service.NewSealer(e.cfg.MasterKey)
-	if err != nil {
-		return err
-	}
-	pool, err := e.openPool()
+	pool, integrations, err := e.openIntegrations()
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	log := newLogger(e.stderr, "warn")
-	integrations := service.NewIntegrations(pool, sealer)
 	platforms := newPlatforms()
 	// Actions go to the outbox; a NOTIFY wakes the relays of running serves.
 	notifier := outbox.NewNotifier(pool, time.Millisecond, log)

@@ -31,19 +31,11 @@ func cmdUAT(e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := e.cfg.Validate(true, true); err != nil {
-		return err
-	}
-	sealer, err := service.NewSealer(e.cfg.MasterKey)
-	if err != nil {
-		return err
-	}
-	pool, err := e.openPool()
+	pool, integrations, err := e.openIntegrations()
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	integrations := service.NewIntegrations(pool, sealer)
 	in, err := integrations.Get(e.ctx, *id)
 	if err != nil {
 		return err

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,9 +107,4 @@ func (p *platforms) For(in *service.Integration) service.Clients {
 	}
 	p.cache[in.ID] = cachedClients{version: in.ConfigVersion, c: c}
 	return c
-}
-
-// describe is a short, secret-free description of an integration for logs.
-func describe(in *service.Integration) string {
-	return fmt.Sprintf("%s (v%d, %s)", in.ID, in.ConfigVersion, strings.TrimPrefix(in.LeadSquaredURL, "https://"))
 }

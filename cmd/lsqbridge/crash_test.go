@@ -21,12 +21,7 @@ import (
 // process has).
 func newRelay(t *testing.T, pool *pgxpool.Pool, cfg outbox.Config) *outbox.Relay {
 	t.Helper()
-	sealer, err := service.NewSealer(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(), service.NewPacer(), nil)
-	return outbox.NewRelay(pool, d, cfg)
+	return outbox.NewRelay(pool, newDeliverer(t, pool), cfg)
 }
 
 // expireLeases makes every in-flight action's lease run out, as time would

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -9,19 +10,86 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
 	"github.com/lsqbridge/lsqbridge/outbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
-// newRelay is another relay process on the world's database: its own
-// integration store, platform clients, pacer and deliverer, built as wire
-// builds them, over pool (the world's, or a second pool like a second
-// process has).
+// newRelay is another relay process on the world's database, over pool
+// (the world's, or a second pool like a second process has).
 func newRelay(t *testing.T, pool *pgxpool.Pool, cfg outbox.Config) *outbox.Relay {
 	t.Helper()
 	return outbox.NewRelay(pool, newDeliverer(t, pool), cfg)
+}
+
+// drainTogether runs every relay's Drain at the same time, after the
+// webhooks of every side are in, and returns how many each handled.
+func (w *world) drainTogether(relays []*outbox.Relay, xs ...*otherSide) []int {
+	w.t.Helper()
+	w.waitHooks(xs...)
+	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
+	defer cancel()
+	counts := make([]int, len(relays))
+	errs := make([]error, len(relays))
+	var wg sync.WaitGroup
+	for i, r := range relays {
+		wg.Go(func() { counts[i], errs[i] = r.Drain(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		w.t.Fatal(err)
+	}
+	return counts
+}
+
+// secondPool is another connection pool on the world's database, as a
+// second lsqbridge process would have.
+func (w *world) secondPool() *pgxpool.Pool {
+	w.t.Helper()
+	p, err := pgxpool.New(w.ctx, w.pool.Config().ConnString())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(p.Close)
+	return p
+}
+
+// twoRelays are two relay processes on one database, each with its own pool.
+func (w *world) twoRelays(cfg outbox.Config) []*outbox.Relay {
+	return []*outbox.Relay{newRelay(w.t, w.pool, cfg), newRelay(w.t, w.secondPool(), cfg)}
+}
+
+// makeDue ends every pending action's backoff, as waiting would.
+func (w *world) makeDue() {
+	w.t.Helper()
+	if _, err := w.pool.Exec(w.ctx, "UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// rowByKind returns the one outbox row of kind on integration's link of recordID.
+func (w *world) rowByKind(integration, recordID, kind string) actionRow {
+	w.t.Helper()
+	var a actionRow
+	err := w.pool.QueryRow(w.ctx, `SELECT o.status, o.outcome, o.last_error, o.attempts FROM outbox o
+		JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
+		WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = $3`, integration, recordID, kind).
+		Scan(&a.Status, &a.Outcome, &a.LastError, &a.Attempts)
+	if err != nil {
+		w.t.Fatalf("%s action of %s/%s: %v", kind, integration, recordID, err)
+	}
+	return a
+}
+
+// newDeliverer is a relay process's action handler: its own integration
+// store, platform clients and pacer, built as wire builds them.
+func newDeliverer(t *testing.T, pool *pgxpool.Pool) *service.Deliverer {
+	t.Helper()
+	sealer, err := service.NewSealer(testMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(), service.NewPacer(), nil)
 }
 
 // expireLeases makes every in-flight action's lease run out, as time would
@@ -38,13 +106,9 @@ func (w *world) expireLeases() int {
 // drain runs one relay until nothing is due.
 func (w *world) drain(r *outbox.Relay) int {
 	w.t.Helper()
+	w.waitHooks()
 	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
 	defer cancel()
-	for _, h := range []*fakehooks.Sender{w.LSQHooks, w.LCHooks} {
-		if err := h.Wait(ctx); err != nil {
-			w.t.Fatal(err)
-		}
-	}
 	n, err := r.Drain(ctx)
 	if err != nil {
 		w.t.Fatal(err)
@@ -52,45 +116,10 @@ func (w *world) drain(r *outbox.Relay) int {
 	return n
 }
 
-// settleWith is settle with another relay.
-func (w *world) settleWith(r *outbox.Relay) {
-	w.t.Helper()
-	for range 100 {
-		if w.drain(r) == 0 && w.LSQHooks.Pending() == 0 && w.LCHooks.Pending() == 0 {
-			return
-		}
-	}
-	w.t.Fatal("did not settle")
-}
-
 // actionRow is one outbox row as the tests inspect it.
 type actionRow struct {
 	Status, Outcome, LastError string
 	Attempts                   int
-}
-
-// action returns the single outbox row of a kind for a record's link.
-func (w *world) action(recordID, kind string) actionRow {
-	w.t.Helper()
-	rows, err := w.pool.Query(w.ctx, `SELECT o.status, o.outcome, o.last_error, o.attempts FROM outbox o
-		JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-		WHERE l.record_id = $1 AND o.kind = $2`, recordID, kind)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []actionRow
-	for rows.Next() {
-		var a actionRow
-		if err := rows.Scan(&a.Status, &a.Outcome, &a.LastError, &a.Attempts); err != nil {
-			w.t.Fatal(err)
-		}
-		out = append(out, a)
-	}
-	if len(out) != 1 {
-		w.t.Fatalf("record %s has %d %s actions, want 1: %+v", recordID, len(out), kind, out)
-	}
-	return out[0]
 }
 
 // lcCalls counts the LimeChat fake's calls by method and path suffix.
@@ -146,7 +175,7 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 		t.Fatalf("the crashed relay made %d conversations, want 2 (one per record)", n)
 	}
 	for _, id := range []string{lead.ID, opp.ID} {
-		if a := w.action(id, service.ActCreateTicket); a.Status != outbox.StatusDelivering {
+		if a := w.rowByKind("demo", id, service.ActCreateTicket); a.Status != outbox.StatusDelivering {
 			t.Fatalf("after the crash, create_ticket of %s is %s, want delivering (lease held)", id, a.Status)
 		}
 	}
@@ -167,7 +196,7 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 		t.Errorf("%d contact creates sent, want 1", n)
 	}
 	for _, id := range []string{lead.ID, opp.ID} {
-		a := w.action(id, service.ActCreateTicket)
+		a := w.rowByKind("demo", id, service.ActCreateTicket)
 		if a.Status != outbox.StatusDelivered || a.Outcome != "found after an ambiguous attempt" || a.Attempts != 2 {
 			t.Errorf("create_ticket of %s: %+v, want delivered on attempt 2, found after an ambiguous attempt", id, a)
 		}
@@ -185,7 +214,7 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 		w.post(d)
 	}
 	w.LCHooks.SetManual(false)
-	w.settleWith(fresh)
+	w.settleAll(fresh)
 	if got := w.ticketOf(lead.ID).AssigneeID; got != w.agentID("asha@acme.test") {
 		t.Errorf("lead ticket assignee %d, want Asha", got)
 	}
@@ -213,7 +242,7 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 	if n := quotes(); n != 1 {
 		t.Errorf("after the new relay: %d activities, want 1", n)
 	}
-	if a := w.action(lead.ID, service.ActPostActivity); a.Status != outbox.StatusDelivered || a.Outcome != "found posted" {
+	if a := w.rowByKind("demo", lead.ID, service.ActPostActivity); a.Status != outbox.StatusDelivered || a.Outcome != "found posted" {
 		t.Errorf("post_activity: %+v, want delivered, found posted", a)
 	}
 
@@ -225,12 +254,12 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 		t.Fatalf("the crashed relay sent %d Flow-builder events, want 1", n)
 	}
 	w.expireLeases()
-	w.settleWith(fresh)
+	w.settleAll(fresh)
 	events := w.LC.FlowEvents()
 	if len(events) != 1 {
 		t.Errorf("after the new relay: %d Flow-builder events, want exactly 1: %+v", len(events), events)
 	}
-	a := w.action(lead.ID, service.ActFlowEvent)
+	a := w.rowByKind("demo", lead.ID, service.ActFlowEvent)
 	if a.Status != outbox.StatusDead || a.Outcome != "unknown" || !strings.Contains(a.LastError, "may have reached Flow-builder") {
 		t.Errorf("flow_event after the crash: %+v, want dead with outcome unknown for a person", a)
 	}

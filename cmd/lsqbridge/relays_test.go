@@ -166,64 +166,6 @@ func (w *world) settleAll(r *outbox.Relay, xs ...*otherSide) {
 	w.t.Fatal("did not settle")
 }
 
-// drainTogether runs every relay's Drain at the same time, after the
-// webhooks of every side are in, and returns how many each handled.
-func (w *world) drainTogether(relays []*outbox.Relay, xs ...*otherSide) []int {
-	w.t.Helper()
-	w.waitHooks(xs...)
-	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
-	defer cancel()
-	counts := make([]int, len(relays))
-	errs := make([]error, len(relays))
-	var wg sync.WaitGroup
-	for i, r := range relays {
-		wg.Go(func() { counts[i], errs[i] = r.Drain(ctx) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		w.t.Fatal(err)
-	}
-	return counts
-}
-
-// secondPool is another connection pool on the world's database, as a
-// second lsqbridge process would have.
-func (w *world) secondPool() *pgxpool.Pool {
-	w.t.Helper()
-	p, err := pgxpool.New(w.ctx, w.pool.Config().ConnString())
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(p.Close)
-	return p
-}
-
-// twoRelays are two relay processes on one database, each with its own pool.
-func (w *world) twoRelays(cfg outbox.Config) []*outbox.Relay {
-	return []*outbox.Relay{newRelay(w.t, w.pool, cfg), newRelay(w.t, w.secondPool(), cfg)}
-}
-
-func (w *world) makeDue() {
-	w.t.Helper()
-	if _, err := w.pool.Exec(w.ctx, "UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'"); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// rowByKind returns the one outbox row of kind on integration's link of recordID.
-func (w *world) rowByKind(integration, recordID, kind string) actionRow {
-	w.t.Helper()
-	var a actionRow
-	err := w.pool.QueryRow(w.ctx, `SELECT o.status, o.outcome, o.last_error, o.attempts FROM outbox o
-		JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-		WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = $3`, integration, recordID, kind).
-		Scan(&a.Status, &a.Outcome, &a.LastError, &a.Attempts)
-	if err != nil {
-		w.t.Fatalf("%s action of %s/%s: %v", kind, integration, recordID, err)
-	}
-	return a
-}
-
 // meeting holds each relay's first action until every relay has one, so
 // the relays really deliver side by side rather than one after the other.
 type meeting struct {
@@ -267,15 +209,6 @@ func (n *namedHandler) Handle(ctx context.Context, a outbox.Action) outbox.Outco
 	n.by[a.ID] = append(n.by[a.ID], n.name)
 	n.mu.Unlock()
 	return n.h.Handle(ctx, a)
-}
-
-func newDeliverer(t *testing.T, pool *pgxpool.Pool) *service.Deliverer {
-	t.Helper()
-	sealer, err := service.NewSealer(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(), service.NewPacer(), nil)
 }
 
 // TestTwoRelaysKeepPerLinkOrder enqueues five label actions on each of six

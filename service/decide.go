@@ -251,7 +251,7 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	if !at.IsZero() && at.Before(r.next.OwnerChangedAt) {
 		r.staleNote(fmt.Sprintf("owner change to %s is older than the last owner/agent change", email))
 		// LeadSquared may still hold that older owner: write the current one back.
-		r.ownerBackToLeadSquared(in, "stale report")
+		r.ownerBackToLeadSquared(in)
 		return
 	}
 	a, ok := in.Agents.ByEmail(email)
@@ -265,12 +265,12 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	if r.overwrote(writtenOwner, email, at) {
 		// Our own owner write may have landed after this person's change:
 		// write their choice back so both sides end on it.
-		r.ownerBackToLeadSquared(in, "overwritten")
+		r.ownerBackToLeadSquared(in)
 	}
 }
 
 // ownerBackToLeadSquared writes the link's owner to LeadSquared again.
-func (r *result) ownerBackToLeadSquared(in Input, _ string) {
+func (r *result) ownerBackToLeadSquared(in Input) {
 	if a, ok := in.Agents.ByEmail(r.next.OwnerEmail); ok && a.LeadSquaredUserID != "" {
 		r.add(Action{Kind: ActSetOwner, Key: "owner-again", Payload: SetOwnerPayload{Email: a.Email, UserID: a.LeadSquaredUserID}})
 	}

@@ -25,8 +25,11 @@ Act as a person (JSON over HTTP; every change fires the platform's webhooks):
   curl -XPOST %[3]s/_person/conversations/TICKET_ID/labels -d '{"label":"wants-callback"}'
   curl %[3]s/_person/flow-events
 
+The agent page (opportunity from a ticket) — get a signed link for a ticket, then open its "url":
+  curl -H 'X-Lsqbridge-Token: %[4]s' %[1]s/v1/integrations/demo/tickets/TICKET_ID/opportunity-form/link
+
 Watch it work: lsqbridge audit links --integration demo ; lsqbridge audit timeline --link N
-Run the acceptance checklist against it: lsqbridge uat
+Run the acceptance checklist against it: make uat
 Stop with Ctrl-C.
-`, s.URL, s.LSQURL, s.LCURL)
+`, s.URL, s.LSQURL, s.LCURL, s.Token)
 }

@@ -148,9 +148,46 @@ func (d *AgentDirectory) missing(ctx context.Context, integration string, ev Eve
 	return false
 }
 
-// List returns the directory of an integration.
-func (d *AgentDirectory) List(ctx context.Context, integration string) ([]db.Agent, error) {
-	return d.q.AgentList(ctx, integration)
+// AgentEntry is one directory row as a person reviewing the map sees it:
+// unlike Agent, it keeps inactive people and both sides' names, so a
+// listing can say who is on one side only or switched off. An empty
+// LeadSquaredUserID or a zero LimeChatAgentID means that side lacks them.
+type AgentEntry struct {
+	Email             string
+	LeadSquaredUserID string
+	LeadSquaredName   string
+	LeadSquaredActive bool
+	LimeChatAgentID   int64
+	LimeChatName      string
+	LimeChatActive    bool
+	// RefreshedAt is when a refresh last wrote the row.
+	RefreshedAt time.Time
+}
+
+func entryFromRow(r db.Agent) AgentEntry {
+	e := AgentEntry{Email: r.Email, LeadSquaredName: r.LsqName, LeadSquaredActive: r.LsqActive,
+		LimeChatName: r.LimechatName, LimeChatActive: r.LimechatActive, RefreshedAt: r.RefreshedAt}
+	if r.LsqUserID != nil {
+		e.LeadSquaredUserID = *r.LsqUserID
+	}
+	if r.LimechatAgentID != nil {
+		e.LimeChatAgentID = *r.LimechatAgentID
+	}
+	return e
+}
+
+// List returns the directory of an integration, in the query's order (by
+// e-mail), inactive people included.
+func (d *AgentDirectory) List(ctx context.Context, integration string) ([]AgentEntry, error) {
+	rows, err := d.q.AgentList(ctx, integration)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AgentEntry, len(rows))
+	for i, r := range rows {
+		out[i] = entryFromRow(r)
+	}
+	return out, nil
 }
 
 func displayName(u User) string {

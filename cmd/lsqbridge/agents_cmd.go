@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lsqbridge/lsqbridge/db"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -78,23 +77,24 @@ func cmdAgents(e *env, args []string) error {
 }
 
 // presence says on which side a person is, and whether they are active.
-func presence(a db.Agent) string {
+func presence(a service.AgentEntry) string {
+	inLsq, inLc := a.LeadSquaredUserID != "", a.LimeChatAgentID != 0
 	var s string
 	switch {
-	case a.LsqUserID != nil && a.LimechatAgentID != nil:
+	case inLsq && inLc:
 		s = "matched"
-	case a.LsqUserID != nil:
+	case inLsq:
 		s = "LeadSquared only"
-	case a.LimechatAgentID != nil:
+	case inLc:
 		s = "LimeChat only"
 	default:
 		s = "neither (left both)"
 	}
 	var inactive []string
-	if a.LsqUserID != nil && !a.LsqActive {
+	if inLsq && !a.LeadSquaredActive {
 		inactive = append(inactive, "LeadSquared")
 	}
-	if a.LimechatAgentID != nil && !a.LimechatActive {
+	if inLc && !a.LimeChatActive {
 		inactive = append(inactive, "LimeChat")
 	}
 	if len(inactive) > 0 {
@@ -103,16 +103,13 @@ func presence(a db.Agent) string {
 	return s
 }
 
-func printAgents(e *env, list []db.Agent) error {
+func printAgents(e *env, list []service.AgentEntry) error {
 	t := newTable(e.stdout, "EMAIL", "LEADSQUARED USER", "LIMECHAT AGENT", "NAME", "PRESENT", "REFRESHED")
 	var matched, lsqOnly, lcOnly int
 	for _, a := range list {
-		lsq, lc := "", ""
-		if a.LsqUserID != nil {
-			lsq = *a.LsqUserID
-		}
-		if a.LimechatAgentID != nil {
-			lc = strconv.FormatInt(*a.LimechatAgentID, 10)
+		lsq, lc := a.LeadSquaredUserID, ""
+		if a.LimeChatAgentID != 0 {
+			lc = strconv.FormatInt(a.LimeChatAgentID, 10)
 		}
 		switch {
 		case lsq != "" && lc != "":
@@ -122,9 +119,9 @@ func printAgents(e *env, list []db.Agent) error {
 		case lc != "":
 			lcOnly++
 		}
-		name := a.LsqName
+		name := a.LeadSquaredName
 		if name == "" {
-			name = a.LimechatName
+			name = a.LimeChatName
 		}
 		t.row(a.Email, lsq, lc, name, presence(a), stamp(a.RefreshedAt))
 	}

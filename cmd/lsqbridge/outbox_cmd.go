@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/lsqbridge/lsqbridge/db"
 	"github.com/lsqbridge/lsqbridge/outbox"
 )
 
@@ -68,34 +65,34 @@ func cmdOutbox(e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	q := db.New(pool)
+	a := outbox.NewAdmin(pool)
 	switch sub {
 	case "list":
-		return outboxList(e, q, *integration, *status, *limit)
+		return outboxList(e, a, *integration, *status, *limit)
 	case "retry":
-		return outboxChange(e, q, *integration, ids, func(r db.Outbox) (bool, string, error) {
+		return outboxChange(e, a, *integration, ids, func(r outbox.Row) (bool, string, error) {
 			if r.Outcome == "unknown" && !*force {
 				return false, fmt.Sprintf("action %d (%s): may have reached %s before its attempt failed (outcome unknown);"+
 					" check there first, then retry with --force, or drop it", r.ID, r.Kind, platformOf(r.Kind)), nil
 			}
-			n, err := q.OutboxRetry(e.ctx, db.OutboxRetryParams{IntegrationID: r.IntegrationID, ID: r.ID})
-			if err == nil && n == 1 {
+			ok, err := a.Retry(e.ctx, r.IntegrationID, r.ID)
+			if err == nil && ok {
 				fmt.Fprintf(e.stdout, "action %d (%s): retrying now with a fresh attempt budget\n", r.ID, r.Kind)
 			}
-			return n == 1, "", err
+			return ok, "", err
 		})
 	default:
-		return outboxChange(e, q, *integration, ids, func(r db.Outbox) (bool, string, error) {
-			n, err := q.OutboxDrop(e.ctx, db.OutboxDropParams{IntegrationID: r.IntegrationID, ID: r.ID})
-			if err == nil && n == 1 {
+		return outboxChange(e, a, *integration, ids, func(r outbox.Row) (bool, string, error) {
+			ok, err := a.Drop(e.ctx, r.IntegrationID, r.ID)
+			if err == nil && ok {
 				fmt.Fprintf(e.stdout, "action %d (%s): dropped; it will not be delivered\n", r.ID, r.Kind)
 			}
-			return n == 1, "", err
+			return ok, "", err
 		})
 	}
 }
 
-func outboxList(e *env, q *db.Queries, integration, statuses string, limit int) error {
+func outboxList(e *env, a *outbox.Admin, integration, statuses string, limit int) error {
 	var want []string
 	for _, s := range strings.Split(statuses, ",") {
 		s = strings.TrimSpace(s)
@@ -107,11 +104,7 @@ func outboxList(e *env, q *db.Queries, integration, statuses string, limit int) 
 		}
 		want = append(want, s)
 	}
-	p := db.OutboxListParams{Statuses: want, MaxRows: int32(max(limit, 1))}
-	if integration != "" {
-		p.IntegrationID = &integration
-	}
-	rows, err := q.OutboxList(e.ctx, p)
+	rows, err := a.List(e.ctx, integration, want, limit)
 	if err != nil {
 		return fmt.Errorf("list outbox: %w", err)
 	}
@@ -122,21 +115,21 @@ func outboxList(e *env, q *db.Queries, integration, statuses string, limit int) 
 			next = ""
 		}
 		t.row(strconv.FormatInt(r.ID, 10), r.IntegrationID, strconv.FormatInt(r.LinkID, 10), r.Kind, r.Status, r.Outcome,
-			strconv.Itoa(int(r.Attempts)), next, stamp(r.CreatedAt), truncate(r.LastError, 100))
+			strconv.Itoa(r.Attempts), next, stamp(r.CreatedAt), truncate(r.LastError, 100))
 	}
 	return t.flush()
 }
 
 // outboxChangeFunc changes one action; it reports whether the row changed,
 // or why it refuses to change it.
-type outboxChangeFunc func(db.Outbox) (changed bool, refusal string, err error)
+type outboxChangeFunc func(outbox.Row) (changed bool, refusal string, err error)
 
 // outboxChange applies change to each action and explains every action it
 // could not change; any refusal makes the command fail.
-func outboxChange(e *env, q *db.Queries, integration string, ids []int64, change outboxChangeFunc) error {
+func outboxChange(e *env, a *outbox.Admin, integration string, ids []int64, change outboxChangeFunc) error {
 	refused := 0
 	for _, id := range ids {
-		why, err := outboxChangeOne(e, q, integration, id, change)
+		why, err := outboxChangeOne(e, a, integration, id, change)
 		if err != nil {
 			return err
 		}
@@ -151,9 +144,9 @@ func outboxChange(e *env, q *db.Queries, integration string, ids []int64, change
 	return nil
 }
 
-func outboxChangeOne(e *env, q *db.Queries, integration string, id int64, change outboxChangeFunc) (string, error) {
-	r, err := q.OutboxGet(e.ctx, db.OutboxGetParams{IntegrationID: integration, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
+func outboxChangeOne(e *env, a *outbox.Admin, integration string, id int64, change outboxChangeFunc) (string, error) {
+	r, err := a.Get(e.ctx, integration, id)
+	if errors.Is(err, outbox.ErrNotFound) {
 		return fmt.Sprintf("action %d: not found in integration %s", id, integration), nil
 	}
 	if err != nil {
@@ -171,7 +164,7 @@ func outboxChangeOne(e *env, q *db.Queries, integration string, id int64, change
 	}
 	if !ok {
 		// The relay took or finished it between the read and the change.
-		if r, err = q.OutboxGet(e.ctx, db.OutboxGetParams{IntegrationID: integration, ID: id}); err == nil {
+		if r, err = a.Get(e.ctx, integration, id); err == nil {
 			if why := unchangeable(r); why != "" {
 				return why, nil
 			}
@@ -182,7 +175,7 @@ func outboxChangeOne(e *env, q *db.Queries, integration string, id int64, change
 }
 
 // unchangeable says why an action cannot be retried or dropped, or "".
-func unchangeable(r db.Outbox) string {
+func unchangeable(r outbox.Row) string {
 	switch r.Status {
 	case outbox.StatusDelivered:
 		return fmt.Sprintf("action %d (%s): already delivered at %s; nothing to retry or drop", r.ID, r.Kind, stampPtr(r.DeliveredAt))

@@ -557,10 +557,10 @@ func TestDecideLinkGates(t *testing.T) {
 	})
 }
 
-// TestDecideActionKeysAreStable: the outbox idempotency key is built from
+// TestDecideActionsOfOneEventHaveDistinctKeys: the outbox idempotency key is built from
 // the event id and the action key, so one event's actions must have
 // distinct keys or the second would be dropped as a repeat.
-func TestDecideActionKeysAreStable(t *testing.T) {
+func TestDecideActionsOfOneEventHaveDistinctKeys(t *testing.T) {
 	t.Parallel()
 	d := decide(Input{Link: leadLink(), Rules: testRules(), Agents: testPeople,
 		Event: lcLabels(minute(11), []string{"leadsquared"}, []string{"leadsquared", tTagCallback, tTagQuote, "interest-villa"})})

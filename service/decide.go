@@ -56,6 +56,11 @@ type Input struct {
 // whether our write may have overwritten a person's change made meanwhile.
 type Written struct {
 	Marks []WriteMark `json:"marks,omitempty"`
+	// Known is the value the platform was last known to hold (reported by
+	// it, or written by us). A snapshot (a reconcile read, a flat payload)
+	// that still shows it says nothing changed on that side, whatever its
+	// record-level modification time.
+	Known string `json:"known,omitempty"`
 }
 
 // WriteMark is one write.
@@ -123,6 +128,13 @@ func (r *result) ownEcho(key, value, prev string, at time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// setKnown records the value a platform is now known to hold.
+func (r *result) setKnown(key, value string) {
+	w := r.next.Written[key]
+	w.Known = value
+	r.next.Written[key] = w
 }
 
 // overwrote reports whether one of our writes of another value to the
@@ -239,6 +251,10 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
 		return
 	}
+	if in.Event.Before == nil && email == r.next.Written[writtenOwner].Known {
+		return // a snapshot showing the owner LeadSquared already had
+	}
+	defer r.setKnown(writtenOwner, email)
 	if r.ownEcho(writtenOwner, email, "", at) {
 		return
 	}
@@ -353,6 +369,10 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	if in.Event.AssigneeChanged {
 		prev = strconv.FormatInt(in.Event.PreviousAssigneeID, 10)
 	}
+	if !in.Event.AssigneeChanged && a.Email == r.next.Written[writtenAssignee].Known {
+		return // a snapshot showing the agent LimeChat already had
+	}
+	defer r.setKnown(writtenAssignee, a.Email)
 	if r.ownEcho(writtenAssignee, a.Email, prev, at) {
 		return
 	}
@@ -492,6 +512,9 @@ func newLink(in Input) Decision {
 		l.OwnerEmail = email
 	}
 	l.OwnerChangedAt = in.Event.OccurredAt.UTC()
+	if l.OwnerEmail != "" {
+		r.setKnown(writtenOwner, l.OwnerEmail)
+	}
 
 	labels := slices.Clone(in.Rules.Sync.InitialLabels)
 	// Field tags for the values the record was created with.

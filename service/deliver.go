@@ -157,6 +157,7 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 			m.Landed = time.Now().UTC()
 		}
 		w := ledger[key]
+		w.Known = value
 		w.Marks = append(w.Marks, m)
 		if n := len(w.Marks); n > maxMarks {
 			w.Marks = w.Marks[n-maxMarks:]

@@ -1,0 +1,236 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var eventPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// Validate checks values and rule consistency; call it after Resolve.
+// Defaults are filled in place.
+func (c *IntegrationConfig) Validate() error {
+	var errs ConfigErrors
+	add := func(path, msg string, args ...any) {
+		errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf(msg, args...)})
+	}
+	if !idPattern.MatchString(c.ID) {
+		add("id", "must be a slug of lowercase letters, digits and dashes (got %q)", c.ID)
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		add("name", "required")
+	}
+	if c.LeadSquared.Host == "" {
+		add("leadsquared.host", "required (for example api-in21.leadsquared.com)")
+	} else if _, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+		add("leadsquared.host", "%v", err)
+	}
+	if c.LeadSquared.RequestsPer5s == 0 {
+		c.LeadSquared.RequestsPer5s = 5
+	}
+	if c.LeadSquared.RequestsPer5s < 1 || c.LeadSquared.RequestsPer5s > 100 {
+		add("leadsquared.requests_per_5s", "must be between 1 and 100 (your plan's limit; Pro is 5)")
+	}
+	if _, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
+		add("limechat.base_url", "required: a URL such as https://app.limechat.ai")
+	}
+	if c.LimeChat.AccountID <= 0 {
+		add("limechat.account_id", "required: a positive number")
+	}
+	if c.LimeChat.InboxID <= 0 {
+		add("limechat.inbox_id", "required: a positive number")
+	}
+	if c.FlowBuilder.URL != "" {
+		if _, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+			add("flow_builder.url", "%v", err)
+		}
+		if c.FlowBuilder.AccountID == "" {
+			add("flow_builder.account_id", "required when flow_builder.url is set")
+		}
+	}
+	c.Rules.validate(c.FlowBuilder.URL != "", add)
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any)) {
+	if !r.Sync.Leads && !r.Sync.Opportunities {
+		add("sync", "enable leads, opportunities or both")
+	}
+	for i, t := range r.Sync.OpportunityTypes {
+		if t <= 0 {
+			add(fmt.Sprintf("sync.opportunity_types[%d]", i), "must be a positive type code")
+		}
+	}
+	kindOK := func(path string, k RecordKind, allowEmpty bool) {
+		if k == "" && allowEmpty {
+			return
+		}
+		if k != KindLead && k != KindOpportunity {
+			add(path, "must be lead or opportunity (got %q)", k)
+		}
+	}
+	for i, ft := range r.FieldTags {
+		p := fmt.Sprintf("field_tags[%d]", i)
+		kindOK(p+".record", ft.Record, true)
+		if ft.Field == "" {
+			add(p+".field", "required")
+		}
+		if strings.TrimSpace(ft.Tag) == "" {
+			add(p+".tag", "required")
+		}
+	}
+	for i, tf := range r.TagFields {
+		p := fmt.Sprintf("tag_fields[%d]", i)
+		kindOK(p+".record", tf.Record, true)
+		if tf.Tag == "" {
+			add(p+".tag", "required")
+		}
+		if len(tf.Set) == 0 {
+			add(p+".set", "required: the fields to set")
+		}
+		for f := range tf.Set {
+			if f == "OwnerId" || f == "Owner" {
+				add(p+".set."+f, "the owner follows the assigned agent; it cannot be set by a tag")
+			}
+		}
+	}
+	for i, tn := range r.TagNotes {
+		p := fmt.Sprintf("tag_activities[%d]", i)
+		if tn.Tag == "" {
+			add(p+".tag", "required")
+		}
+		if tn.ActivityEvent <= 0 {
+			add(p+".activity_event", "required: the activity type code")
+		}
+	}
+	for i, c := range r.Campaigns {
+		p := fmt.Sprintf("campaigns[%d]", i)
+		kindOK(p+".record", c.Record, false)
+		if c.Field == "" {
+			add(p+".field", "required (ProspectStage for leads; Status or mx_Custom_2 for opportunities)")
+		}
+		if c.To == "" {
+			add(p+".to", "required")
+		}
+		if !eventPattern.MatchString(c.Event) {
+			add(p+".event", "required, without spaces (Flow-builder event names are snake_case)")
+		}
+		if !haveFlowBuilder {
+			add(p, "campaigns need flow_builder.url, account_id and key")
+		}
+	}
+	for schema, src := range r.Form.Prefill {
+		if !validPrefill(src) {
+			add("form.prefill."+schema, "unknown source %q (use contact.name, contact.email, contact.phone, contact.custom_attributes.X, conversation.custom_attributes.X or agent.email)", src)
+		}
+	}
+	if r.Form.PageLinkTTL == 0 {
+		r.Form.PageLinkTTL = Duration(24 * time.Hour)
+	}
+	if r.Fuse.MaxActionsPerMinute == 0 {
+		r.Fuse.MaxActionsPerMinute = 30
+	}
+	if r.Fuse.MaxActionsPerMinute < 0 {
+		add("fuse.max_actions_per_minute", "must be positive")
+	}
+	if cyc := r.pingPong(); cyc != "" {
+		add("tag_fields", "rules ping-pong: %s", cyc)
+	}
+}
+
+func validPrefill(src string) bool {
+	switch src {
+	case "contact.name", "contact.first_name", "contact.last_name", "contact.email", "contact.phone", "agent.email", "conversation.id":
+		return true
+	}
+	for _, p := range []string{"contact.custom_attributes.", "conversation.custom_attributes.", "literal:"} {
+		if strings.HasPrefix(src, p) && len(src) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pingPong finds a tag whose field update triggers a field rule adding a tag
+// whose field update sets the same field to a different value: each side
+// would keep undoing the other.
+func (r *Rules) pingPong() string {
+	for _, a := range r.TagFields {
+		for field, v := range a.Set {
+			for _, ft := range r.FieldTags {
+				if ft.Field != field || (ft.Value != "" && ft.Value != v) {
+					continue
+				}
+				for _, b := range r.TagFields {
+					if b.Tag != ft.Tag {
+						continue
+					}
+					if w, ok := b.Set[field]; ok && w != v {
+						return fmt.Sprintf("tag %q sets %s=%q, which adds tag %q, which sets %s=%q", a.Tag, field, v, b.Tag, field, w)
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// NormalizeBaseURL turns "api-in21.leadsquared.com" or a URL into a base URL
+// without a trailing slash.
+func NormalizeBaseURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("not a host or http(s) URL: %q", s)
+	}
+	if u.User != nil {
+		return "", errors.New("credentials do not belong in the URL")
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// WatchedFields lists the record fields some rule looks at, by kind; only
+// these are kept in a link's fields snapshot.
+func (r *Rules) WatchedFields(kind RecordKind) []string {
+	set := map[string]bool{}
+	for _, ft := range r.FieldTags {
+		if ft.Record == "" || ft.Record == kind {
+			set[ft.Field] = true
+		}
+	}
+	for _, c := range r.Campaigns {
+		if c.Record == kind {
+			// The customer's phone addresses the Flow-builder event.
+			set["Phone"], set["Mobile"] = true, true
+			set[c.Field] = true
+			for _, f := range c.Data {
+				set[f] = true
+			}
+		}
+	}
+	for _, tf := range r.TagFields {
+		if tf.Record == "" || tf.Record == kind {
+			for f := range tf.Set {
+				set[f] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -37,8 +37,8 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool) *Metrics {
 }
 
 func (m *Metrics) observe(a Action, status string, o Outcome, _ time.Duration) {
-	if m == nil {
-		return
+	if m == nil || o.Deferred {
+		return // a deferred action was not attempted
 	}
 	m.actions.WithLabelValues(a.Kind, status).Inc()
 	if status == StatusDelivered {

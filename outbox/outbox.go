@@ -130,6 +130,9 @@ type Outcome struct {
 	RetryAfter time.Duration
 	// RateLimited gives the attempt back: the platform's limit, not the action, failed.
 	RateLimited bool
+	// Deferred gives the attempt back too: the action was not tried (its
+	// integration's pace says later); it is not counted as a failure.
+	Deferred bool
 	// Finish runs in the transaction that records the outcome, for
 	// write-backs such as the ticket id a create produced.
 	Finish func(ctx context.Context, tx pgx.Tx) error

@@ -204,7 +204,11 @@ func (r *Relay) deliver(ctx context.Context, a Action) {
 	case StatusDead:
 		log.Error("action dead", "err", errString(o.Err), "outcome", o.Note)
 	case StatusPending:
-		log.Warn("action will be retried", "err", errString(o.Err))
+		if o.Deferred {
+			log.Debug("action deferred", "reason", errString(o.Err))
+		} else {
+			log.Warn("action will be retried", "err", errString(o.Err))
+		}
 	default:
 		log.Debug("action finished", "status", status, "outcome", o.Note)
 	}
@@ -244,14 +248,14 @@ func (r *Relay) record(ctx context.Context, a Action, o Outcome) (string, error)
 		_, err = q.OutboxMarkSuperseded(ctx, db.OutboxMarkSupersededParams{IntegrationID: a.IntegrationID, ID: a.ID, Outcome: cmp.Or(o.Note, "superseded")})
 		status = StatusSuperseded
 	case Retry:
-		if a.Attempts >= r.cfg.MaxAttempts && !o.RateLimited {
+		if a.Attempts >= r.cfg.MaxAttempts && !o.RateLimited && !o.Deferred {
 			_, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
 				LastError: errString(o.Err), Outcome: cmp.Or(o.Note, "attempts exhausted")})
 			status = StatusDead
 			break
 		}
 		refund := int32(0)
-		if o.RateLimited {
+		if o.RateLimited || o.Deferred {
 			refund = 1
 		}
 		_, err = q.OutboxMarkRetry(ctx, db.OutboxMarkRetryParams{IntegrationID: a.IntegrationID, ID: a.ID,

@@ -135,6 +135,33 @@ func (x *delivery) needTicket() (outbox.Outcome, bool) {
 	return outbox.Outcome{Verdict: outbox.Retry, Err: errors.New("the link has no ticket yet"), Note: "not_sent"}, false
 }
 
+// shortPace is the longest a worker waits for a LeadSquared token itself;
+// a longer wait goes back to the queue (see Pacer.Take).
+const shortPace = 250 * time.Millisecond
+
+// pace spends one of the integration's LeadSquared tokens. When none comes
+// soon, the action goes back to the queue, due when one will be there, with
+// its attempt given back: the worker moves on to other customers' actions.
+func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
+	for {
+		wait := x.pacer.Take(x.in.ID, x.in.RequestsPer5s)
+		if wait == 0 {
+			return outbox.Outcome{}, true
+		}
+		if wait > shortPace {
+			return outbox.Outcome{Verdict: outbox.Retry, RetryAfter: wait, Deferred: true, Note: "not_sent",
+				Err: fmt.Errorf("waiting %s for the integration's LeadSquared pace (%d calls per 5 s)", wait.Round(time.Millisecond), x.in.RequestsPer5s)}, false
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return outbox.Outcome{Verdict: outbox.Retry, Err: ctx.Err(), Note: "not_sent"}, false
+		case <-t.C:
+		}
+	}
+}
+
 // recordWrite adds a value written to a platform to the link's ledger, so
 // its echo is recognised and a person's change it may have overwritten is
 // written back (see decide). It locks the link like Apply does.
@@ -350,8 +377,8 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 	if len(fields) == 0 {
 		return outbox.Outcome{Verdict: outbox.Superseded, Note: "values changed again before delivery", Finish: finishMerged}
 	}
-	if err := x.pacer.Wait(ctx, x.in.ID, x.in.RequestsPer5s); err != nil {
-		return outbox.Outcome{Verdict: outbox.Retry, Err: err, Note: "not_sent"}
+	if o, ok := x.pace(ctx); !ok {
+		return o
 	}
 	sent := time.Now()
 	if x.link.Kind == KindOpportunity {
@@ -386,8 +413,8 @@ func (x *delivery) postActivity(ctx context.Context) outbox.Outcome {
 		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
 	}
 	marker := "[lsqbridge " + x.a.IdempotencyKey + "]"
-	if err := x.pacer.Wait(ctx, x.in.ID, x.in.RequestsPer5s); err != nil {
-		return outbox.Outcome{Verdict: outbox.Retry, Err: err, Note: "not_sent"}
+	if o, ok := x.pace(ctx); !ok {
+		return o
 	}
 	if x.a.Attempts > 1 {
 		// A previous attempt may have posted it: look for our marker first.

@@ -25,35 +25,42 @@ type bucket struct {
 // NewPacer returns an empty pacer.
 func NewPacer() *Pacer { return &Pacer{buckets: map[string]*bucket{}, now: time.Now} }
 
-// Wait blocks until integration id may make one more call at perWindow
-// calls per 5 seconds, or ctx ends.
-func (p *Pacer) Wait(ctx context.Context, id string, perWindow int) error {
+// Take takes a token for one call of integration id at perWindow calls per
+// 5 seconds if one is there, and otherwise says how long until one is.
+// It never blocks: the relay hands a long wait back to the queue instead
+// of holding a worker that other customers' actions could use.
+func (p *Pacer) Take(id string, perWindow int) time.Duration {
 	if perWindow <= 0 {
 		perWindow = 5
 	}
 	rate := float64(perWindow) / 5.0 // tokens per second
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.buckets[id]
+	now := p.now()
+	if b == nil {
+		b = &bucket{tokens: float64(perWindow), last: now}
+		p.buckets[id] = b
+	}
+	b.tokens = min(float64(perWindow), b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	switch {
+	case now.Before(b.paused):
+		return b.paused.Sub(now)
+	case b.tokens >= 1:
+		b.tokens--
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / rate * float64(time.Second))
+}
+
+// Wait blocks until integration id may make one more call, or ctx ends.
+func (p *Pacer) Wait(ctx context.Context, id string, perWindow int) error {
 	for {
-		p.mu.Lock()
-		b := p.buckets[id]
-		now := p.now()
-		if b == nil {
-			b = &bucket{tokens: float64(perWindow), last: now}
-			p.buckets[id] = b
-		}
-		b.tokens = min(float64(perWindow), b.tokens+now.Sub(b.last).Seconds()*rate)
-		b.last = now
-		var wait time.Duration
-		switch {
-		case now.Before(b.paused):
-			wait = b.paused.Sub(now)
-		case b.tokens >= 1:
-			b.tokens--
-			p.mu.Unlock()
+		wait := p.Take(id, perWindow)
+		if wait == 0 {
 			return nil
-		default:
-			wait = time.Duration((1 - b.tokens) / rate * float64(time.Second))
 		}
-		p.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

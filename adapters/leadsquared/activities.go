@@ -31,8 +31,9 @@ func (c *Client) PostLeadActivity(ctx context.Context, leadID string, a service.
 	var out successMessage
 	if err := c.do(ctx, request{
 		op: op, method: http.MethodPost,
-		path: "ProspectActivity.svc/Create",
-		body: body,
+		path:   "ProspectActivity.svc/Create",
+		create: true,
+		body:   body,
 	}, &out); err != nil {
 		return "", err
 	}
@@ -67,9 +68,10 @@ func (c *Client) PostOpportunityActivity(ctx context.Context, opportunityID stri
 	var resp map[string]any
 	if err := c.do(ctx, request{
 		op: op, method: http.MethodPost,
-		path:  "ProspectActivity.svc/Bulk/CustomActivity/Add/ByOpportunityId",
-		query: url.Values{"opportunityId": {opportunityID}},
-		body:  []any{item},
+		path:   "ProspectActivity.svc/Bulk/CustomActivity/Add/ByOpportunityId",
+		create: true,
+		query:  url.Values{"opportunityId": {opportunityID}},
+		body:   []any{item},
 	}, &resp); err != nil {
 		return "", err
 	}

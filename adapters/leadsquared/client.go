@@ -94,6 +94,11 @@ type request struct {
 	query url.Values
 	// body is marshalled to JSON when not nil.
 	body any
+	// create marks a call that makes something new (a lead, an opportunity,
+	// an activity). Once such a request has reached LeadSquared it is never
+	// sent again in the call: a 5xx does not say nothing was created, and
+	// the caller looks before it creates again.
+	create bool
 }
 
 // do performs req with bounded retries and decodes a successful JSON answer
@@ -109,6 +114,9 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = c.attempt(ctx, req, payload, out)
+		if req.create && reached(err) {
+			return uncertainCreate(err)
+		}
 		if err == nil || attempt >= c.retries || !retryable(err) || ctx.Err() != nil {
 			return err
 		}

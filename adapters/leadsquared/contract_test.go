@@ -105,6 +105,12 @@ func TestClientErrorFormsAgainstFake(t *testing.T) {
 			b.fake.SetFaults(lsqfake.Faults{FailNext: 1})
 			before := b.fake.CallCount(mc.path)
 			got, err := mc.call(context.Background(), b.client, b.world)
+			if creates[mc.name] {
+				if n := b.fake.CallCount(mc.path) - before; err == nil || n != 1 {
+					t.Fatalf("create after a 5xx: err %v, %d calls; want the error and no second send", err, n)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -166,6 +166,27 @@ func (e *TransportError) RetryAfter() time.Duration { return 0 }
 
 // retryable reports whether the in-call retry loop may try err again:
 // transport errors before the request was written and retryable API errors.
+// uncertainCreate marks a server failure (5xx) of a create as uncertain:
+// LeadSquared may have created the record before failing, so the caller
+// must look before creating again. Other errors pass through.
+func uncertainCreate(err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.class == service.ClassRetryable {
+		ae.class = service.ClassUncertain
+	}
+	return err
+}
+
+// reached reports whether the request got to LeadSquared (it answered, or
+// the request was fully written before the connection failed).
+func reached(err error) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te.Written
+	}
+	return true
+}
+
 func retryable(err error) bool {
 	var te *TransportError
 	if errors.As(err, &te) {

@@ -75,8 +75,9 @@ func (c *Client) CreateLead(ctx context.Context, fields map[string]string) (stri
 	var out successMessage
 	err := c.do(ctx, request{
 		op: op, method: http.MethodPost,
-		path: "LeadManagement.svc/Lead.Create",
-		body: attributes(fields),
+		path:   "LeadManagement.svc/Lead.Create",
+		create: true,
+		body:   attributes(fields),
 	}, &out)
 	if err != nil {
 		return "", err

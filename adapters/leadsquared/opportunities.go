@@ -57,8 +57,9 @@ func (c *Client) CaptureOpportunity(ctx context.Context, oc service.OpportunityC
 	var resp map[string]any
 	err := c.do(ctx, request{
 		op: op, method: http.MethodPost,
-		path: "OpportunityManagement.svc/Capture",
-		body: map[string]any{"LeadDetails": lead, "Opportunity": opp},
+		path:   "OpportunityManagement.svc/Capture",
+		create: true,
+		body:   map[string]any{"LeadDetails": lead, "Opportunity": opp},
 	}, &resp)
 	if err != nil {
 		return service.CaptureResult{}, err

@@ -119,10 +119,20 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		timeout: c.timeout,
 		secrets: []string{c.token},
 	}
+	// A create (contact, conversation) that reached the server is never
+	// sent again in the call: a 5xx does not say nothing was created, and
+	// the caller looks before it creates again.
+	create := strings.HasPrefix(op, "create ")
 	for attempt := 0; ; attempt++ {
 		err := r.send(ctx, out)
 		if err == nil {
 			return nil
+		}
+		if create && err.StatusCode >= 500 {
+			// It may have been created before the server failed: the
+			// caller must look before creating again.
+			err.class = service.ClassUncertain
+			return err
 		}
 		wait, ok := c.retryWait(err, attempt)
 		if !ok {

@@ -68,7 +68,7 @@ func (q *Queries) FormSubmissionFinish(ctx context.Context, arg FormSubmissionFi
 }
 
 const formSubmissionGet = `-- name: FormSubmissionGet :one
-SELECT integration_id, idempotency_key, ticket_id, origin, status, response, created_at, finished_at FROM form_submissions WHERE integration_id = $1 AND idempotency_key = $2
+SELECT integration_id, idempotency_key, ticket_id, lead_id, origin, status, response, created_at, finished_at FROM form_submissions WHERE integration_id = $1 AND idempotency_key = $2
 `
 
 type FormSubmissionGetParams struct {
@@ -83,6 +83,7 @@ func (q *Queries) FormSubmissionGet(ctx context.Context, arg FormSubmissionGetPa
 		&i.IntegrationID,
 		&i.IdempotencyKey,
 		&i.TicketID,
+		&i.LeadID,
 		&i.Origin,
 		&i.Status,
 		&i.Response,
@@ -90,6 +91,59 @@ func (q *Queries) FormSubmissionGet(ctx context.Context, arg FormSubmissionGetPa
 		&i.FinishedAt,
 	)
 	return i, err
+}
+
+const formSubmissionInterrupted = `-- name: FormSubmissionInterrupted :one
+SELECT integration_id, idempotency_key, ticket_id, lead_id, origin, status, response, created_at, finished_at FROM form_submissions
+WHERE integration_id = $1 AND lead_id = $2 AND status IN ('in_progress', 'failed')
+  AND created_at > now() - interval '10 minutes'
+ORDER BY created_at DESC
+LIMIT 1
+FOR UPDATE
+`
+
+type FormSubmissionInterruptedParams struct {
+	IntegrationID string
+	LeadID        string
+}
+
+// The newest submission on a lead that did not finish (a crash, or an answer
+// that never came) within the last 10 minutes.
+func (q *Queries) FormSubmissionInterrupted(ctx context.Context, arg FormSubmissionInterruptedParams) (FormSubmission, error) {
+	row := q.db.QueryRow(ctx, formSubmissionInterrupted, arg.IntegrationID, arg.LeadID)
+	var i FormSubmission
+	err := row.Scan(
+		&i.IntegrationID,
+		&i.IdempotencyKey,
+		&i.TicketID,
+		&i.LeadID,
+		&i.Origin,
+		&i.Status,
+		&i.Response,
+		&i.CreatedAt,
+		&i.FinishedAt,
+	)
+	return i, err
+}
+
+const formSubmissionRecover = `-- name: FormSubmissionRecover :execrows
+UPDATE form_submissions SET status = 'created', response = $1, finished_at = now()
+WHERE integration_id = $2 AND idempotency_key = $3 AND status IN ('in_progress', 'failed')
+`
+
+type FormSubmissionRecoverParams struct {
+	Response       []byte
+	IntegrationID  string
+	IdempotencyKey string
+}
+
+// Completes an interrupted submission with the link its opportunity got.
+func (q *Queries) FormSubmissionRecover(ctx context.Context, arg FormSubmissionRecoverParams) (int64, error) {
+	result, err := q.db.Exec(ctx, formSubmissionRecover, arg.Response, arg.IntegrationID, arg.IdempotencyKey)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const formSubmissionRelease = `-- name: FormSubmissionRelease :exec
@@ -109,11 +163,29 @@ func (q *Queries) FormSubmissionRelease(ctx context.Context, arg FormSubmissionR
 	return err
 }
 
+const formSubmissionSetLead = `-- name: FormSubmissionSetLead :exec
+UPDATE form_submissions SET lead_id = $1
+WHERE integration_id = $2 AND idempotency_key = $3 AND status = 'in_progress'
+`
+
+type FormSubmissionSetLeadParams struct {
+	LeadID         string
+	IntegrationID  string
+	IdempotencyKey string
+}
+
+// Records the lead a submission captures on (committed on its own while the
+// capture transaction holds the lead's lock).
+func (q *Queries) FormSubmissionSetLead(ctx context.Context, arg FormSubmissionSetLeadParams) error {
+	_, err := q.db.Exec(ctx, formSubmissionSetLead, arg.LeadID, arg.IntegrationID, arg.IdempotencyKey)
+	return err
+}
+
 const formSubmissionStart = `-- name: FormSubmissionStart :one
 INSERT INTO form_submissions (integration_id, idempotency_key, ticket_id, origin)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
-RETURNING integration_id, idempotency_key, ticket_id, origin, status, response, created_at, finished_at
+RETURNING integration_id, idempotency_key, ticket_id, lead_id, origin, status, response, created_at, finished_at
 `
 
 type FormSubmissionStartParams struct {
@@ -137,6 +209,7 @@ func (q *Queries) FormSubmissionStart(ctx context.Context, arg FormSubmissionSta
 		&i.IntegrationID,
 		&i.IdempotencyKey,
 		&i.TicketID,
+		&i.LeadID,
 		&i.Origin,
 		&i.Status,
 		&i.Response,

@@ -124,6 +124,7 @@ type FormSubmission struct {
 	IntegrationID  string
 	IdempotencyKey string
 	TicketID       int64
+	LeadID         string
 	Origin         string
 	Status         string
 	Response       []byte

@@ -50,6 +50,14 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 		if err := LockLead(ctx, tx, in.ID, leadID); err != nil {
 			return err
 		}
+		if key != "" {
+			// Committed now, under the lead's lock: should this transaction
+			// not commit after LeadSquared acted, the opportunity-created
+			// webhook finds the submission and links this ticket (sync.go).
+			if err := f.q.FormSubmissionSetLead(ctx, db.FormSubmissionSetLeadParams{IntegrationID: in.ID, IdempotencyKey: key, LeadID: leadID}); err != nil {
+				return fmt.Errorf("record submission lead: %w", err)
+			}
+		}
 		if leadCreated {
 			if err := claimFormLead(ctx, q, in, leadID, tc, sub.Origin); err != nil {
 				return err
@@ -101,7 +109,7 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 		if !errors.As(err, &cf) && captured != "" {
 			err = &captureFailure{keep: true, err: fmt.Errorf(
 				"opportunity %s was created in LeadSquared but could not be linked to ticket %d (%v); "+
-					"its opportunity-created webhook will open a ticket for it", captured, tc.ticket.ID, err)}
+					"its opportunity-created webhook links it to this ticket", captured, tc.ticket.ID, err)}
 		}
 		return nil, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,6 +109,11 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	link, err := s.lockLink(ctx, q, in.ID, ev)
 	if err != nil {
 		return res, err
+	}
+	if link == nil && ev.Type == EventOpportunityCreated {
+		if r, done, err := s.recoverFormCapture(ctx, tx, in, ev, id); err != nil || done {
+			return r, err
+		}
 	}
 	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
 	if link != nil && ev.Type == EventReconcile {
@@ -427,4 +433,65 @@ func LockLead(ctx context.Context, tx pgx.Tx, integration, leadID string) error 
 		return fmt.Errorf("lock lead %s: %w", leadID, err)
 	}
 	return nil
+}
+
+// recoverFormCapture handles the opportunity-created webhook of an
+// opportunity whose form submission was interrupted after LeadSquared
+// created it (a crash, or an answer that never came): the opportunity is
+// linked to the submitting ticket, as the form would have done, instead of
+// getting a ticket of its own, and the submission's key now replays that
+// answer. done is false when no interrupted submission matches.
+func (s *Sync) recoverFormCapture(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, eventID int64) (Result, bool, error) {
+	q := db.New(tx)
+	rec := ev.Record
+	sub, err := q.FormSubmissionInterrupted(ctx, db.FormSubmissionInterruptedParams{IntegrationID: in.ID, LeadID: firstNonEmpty(rec.LeadID, rec.ID)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("look for an interrupted form submission: %w", err)
+	}
+	if _, err := q.LinkGetByTicket(ctx, db.LinkGetByTicketParams{IntegrationID: in.ID, TicketID: &sub.TicketID}); err == nil {
+		return Result{}, false, nil // the ticket has a record: the opportunity gets its own ticket, as the form does
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return Result{}, false, fmt.Errorf("read link of ticket %d: %w", sub.TicketID, err)
+	}
+	d := decide(Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}})
+	if !d.Create || d.Link == nil {
+		return Result{}, false, nil
+	}
+	l := d.Link
+	l.TicketID, l.State, l.Origin = sub.TicketID, LinkActive, sub.Origin
+	tags := []string{}
+	for _, t := range l.Labels {
+		if !slices.Contains(in.Rules.Sync.InitialLabels, t) {
+			tags = append(tags, t)
+		}
+	}
+	l.Labels = tags
+	row, err := q.LinkInsert(ctx, insertParams(in.ID, l))
+	if err != nil {
+		return Result{}, false, fmt.Errorf("link the interrupted submission's opportunity: %w", err)
+	}
+	res := Result{EventID: eventID, LinkID: row.ID, Outcome: OutcomeApplied,
+		Detail: fmt.Sprintf("linked to ticket %d: its opportunity form submission was interrupted after LeadSquared created the opportunity", sub.TicketID)}
+	if len(tags) > 0 {
+		n, err := outbox.Enqueue(ctx, tx, []outbox.NewAction{{IntegrationID: in.ID, LinkID: row.ID, Kind: ActAddLabels,
+			Payload: AddLabelsPayload{Labels: tags}, IdempotencyKey: "ev" + strconv.FormatInt(eventID, 10) + ":labels", CausedBy: eventID}})
+		if err != nil {
+			return res, true, err
+		}
+		res.Actions = n
+	}
+	answer, err := json.Marshal(Submitted{OpportunityID: rec.ID, LeadID: row.LeadID, TicketID: &sub.TicketID, LinkID: row.ID,
+		State: LinkActive, OwnerEmail: row.OwnerEmail})
+	if err != nil {
+		return res, true, err
+	}
+	if _, err := q.FormSubmissionRecover(ctx, db.FormSubmissionRecoverParams{IntegrationID: in.ID, IdempotencyKey: sub.IdempotencyKey, Response: answer}); err != nil {
+		return res, true, fmt.Errorf("complete the interrupted submission: %w", err)
+	}
+	linkID := row.ID
+	err = q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: eventID, Outcome: res.Outcome, Detail: res.Detail, LinkID: &linkID})
+	return res, true, err
 }

@@ -123,6 +123,9 @@ type sandboxOptions struct {
 	WebhookMillis               bool
 	// Automation points LimeChat's automation-rule webhook at lsqbridge.
 	Automation bool
+	// WrapLeadSquared, when set, wraps the LeadSquared fake's handler
+	// (tests that lose answers on the way back).
+	WrapLeadSquared func(http.Handler) http.Handler
 	// Now is both fakes' clock (time.Now when nil).
 	Now        func() time.Time
 	AppOptions []appOption
@@ -160,7 +163,11 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return "http://" + ln.Addr().String(), nil
 	}
 	var err error
-	if s.LSQURL, err = serveFake(withPerson(s.LSQ, leadSquaredPerson(s.LSQ)), o.LSQListen); err != nil {
+	var lsqHandler http.Handler = s.LSQ
+	if o.WrapLeadSquared != nil {
+		lsqHandler = o.WrapLeadSquared(lsqHandler)
+	}
+	if s.LSQURL, err = serveFake(withPerson(lsqHandler, leadSquaredPerson(s.LSQ)), o.LSQListen); err != nil {
 		return nil, fmt.Errorf("listen for the LeadSquared fake: %w", err)
 	}
 	if s.LCURL, err = serveFake(withPerson(s.LC, limeChatPerson(s.LC)), o.LCListen); err != nil {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lsqbridge/lsqbridge/service"
+)
+
+// TestInterruptedFormCaptureLinksTheSubmittingTicket loses LeadSquared's
+// answer to the form's Capture after LeadSquared created the opportunity.
+// The agent is told the outcome is unknown; when the opportunity-created
+// webhook comes, lsqbridge links the opportunity to the submitting ticket
+// (no second ticket, no second opportunity), and the same Idempotency-Key
+// then answers with it.
+func TestInterruptedFormCaptureLinksTheSubmittingTicket(t *testing.T) {
+	t.Parallel()
+	var loseAnswer atomic.Bool
+	loseAnswer.Store(true)
+	w := newWorld(t, func(o *sandboxOptions) {
+		o.WrapLeadSquared = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if loseAnswer.Load() && strings.HasSuffix(r.URL.Path, "OpportunityManagement.svc/Capture") {
+					h.ServeHTTP(httptest.NewRecorder(), r) // LeadSquared acts…
+					http.Error(rw, "<html>Bad Gateway</html>", http.StatusBadGateway)
+					return
+				}
+				h.ServeHTTP(rw, r)
+			})
+		}
+	})
+	// Hold the webhooks so the capture's answer is lost before its webhook comes.
+	w.LSQHooks.SetManual(true)
+	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Nila", "EmailAddress": "nila@example.com", "Phone": "+91-9000011111"}))
+	w.LSQHooks.TakeQueued() // the lead was never linked: not lsqbridge's
+	w.LSQHooks.SetManual(false)
+	tk := w.customerTicket(service.Contact{Phone: "+919000011111", Name: "Nila"},
+		map[string]any{"check_in": "2026-12-20"}, "asha@acme.test")
+
+	first := w.submitForm(tk.ID, "interrupted-1", map[string]string{"mx_Custom_2": "New"})
+	if first.status < 500 {
+		t.Fatalf("submit with a lost answer = %d %s; want a failure saying the outcome is unknown", first.status, first.body)
+	}
+	loseAnswer.Store(false)
+	w.settle()
+
+	opps := oppsOfLead(w.LSQ, lead.ID)
+	if len(opps) != 1 {
+		t.Fatalf("lead has %d opportunities, want 1", len(opps))
+	}
+	if n := len(w.LC.Conversations()); n != 1 {
+		t.Errorf("%d conversations; the opportunity must take the submitting ticket, not open another", n)
+	}
+	var ticket int64
+	if err := w.pool.QueryRow(w.ctx, "SELECT ticket_id FROM links WHERE record_id = $1", opps[0].ID).Scan(&ticket); err != nil || ticket != tk.ID {
+		t.Errorf("opportunity's link ticket = %d (%v), want %d", ticket, err, tk.ID)
+	}
+	again := w.submitForm(tk.ID, "interrupted-1", map[string]string{"mx_Custom_2": "New"})
+	var got service.Submitted
+	again.decode(t, &got)
+	if again.status != http.StatusCreated || got.OpportunityID != opps[0].ID || got.TicketID == nil || *got.TicketID != tk.ID {
+		t.Errorf("repeat with the same key = %d %s; want the recovered opportunity on ticket %d", again.status, again.body, tk.ID)
+	}
+	if n := len(oppsOfLead(w.LSQ, lead.ID)); n != 1 {
+		t.Errorf("the repeat created another opportunity: %d", n)
+	}
+}

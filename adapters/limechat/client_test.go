@@ -49,6 +49,9 @@ func TestClientMethods(t *testing.T) {
 		t.Run(mc.name, func(t *testing.T) {
 			t.Parallel()
 			for _, sc := range scenarios() {
+				if sc.name == "unreadable success body" && mc.want == nil {
+					continue // the method reads no answer body: nothing to garble
+				}
 				t.Run(sc.name, func(t *testing.T) {
 					t.Parallel()
 					sc.run(t, mc)
@@ -231,9 +234,6 @@ func scenarios() []scenario {
 			}
 		}},
 		{"unreadable success body", func(t *testing.T, mc methodCase) {
-			if mc.want == nil {
-				t.Skip("method ignores the answer body")
-			}
 			srv := newScripted(t, reply{body: `{"payload":`})
 			_, err := mc.call(context.Background(), New(Config{BaseURL: srv.url, HTTPClient: srv.client, AccountID: testAccount, APIToken: testToken, Retries: -1}))
 			ae := asAPIError(t, err)

@@ -170,6 +170,27 @@ func (q *Queries) InboundPrune(ctx context.Context, arg InboundPruneParams) (int
 	return result.RowsAffected(), nil
 }
 
+const inboundRetryFailed = `-- name: InboundRetryFailed :one
+UPDATE inbound_events SET outcome = 'received', detail = ''
+WHERE integration_id = $1 AND source = $2 AND dedup_key = $3 AND outcome = 'error'
+RETURNING id
+`
+
+type InboundRetryFailedParams struct {
+	IntegrationID string
+	Source        string
+	DedupKey      string
+}
+
+// Takes back a delivery whose processing failed (outcome error) so that a
+// repeat of it is processed again instead of answered as a duplicate.
+func (q *Queries) InboundRetryFailed(ctx context.Context, arg InboundRetryFailedParams) (int64, error) {
+	row := q.db.QueryRow(ctx, inboundRetryFailed, arg.IntegrationID, arg.Source, arg.DedupKey)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const inboundSetOutcome = `-- name: InboundSetOutcome :exec
 UPDATE inbound_events SET outcome = $1, detail = $2, link_id = $3
 WHERE integration_id = $4 AND id = $5

@@ -281,7 +281,7 @@ func (q *Queries) OutboxListByLink(ctx context.Context, arg OutboxListByLinkPara
 
 const outboxMarkDead = `-- name: OutboxMarkDead :execrows
 UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = $1, outcome = $2
-WHERE integration_id = $3 AND id = $4 AND status = 'delivering'
+WHERE integration_id = $3 AND id = $4 AND status = 'delivering' AND attempts = $5::int
 `
 
 type OutboxMarkDeadParams struct {
@@ -289,6 +289,7 @@ type OutboxMarkDeadParams struct {
 	Outcome       string
 	IntegrationID string
 	ID            int64
+	Attempt       int32
 }
 
 func (q *Queries) OutboxMarkDead(ctx context.Context, arg OutboxMarkDeadParams) (int64, error) {
@@ -297,6 +298,7 @@ func (q *Queries) OutboxMarkDead(ctx context.Context, arg OutboxMarkDeadParams) 
 		arg.Outcome,
 		arg.IntegrationID,
 		arg.ID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
@@ -306,7 +308,7 @@ func (q *Queries) OutboxMarkDead(ctx context.Context, arg OutboxMarkDeadParams) 
 
 const outboxMarkDelivered = `-- name: OutboxMarkDelivered :execrows
 UPDATE outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL, result = $1, outcome = $2, last_error = ''
-WHERE integration_id = $3 AND id = $4 AND status = 'delivering'
+WHERE integration_id = $3 AND id = $4 AND status = 'delivering' AND attempts = $5::int
 `
 
 type OutboxMarkDeliveredParams struct {
@@ -314,6 +316,7 @@ type OutboxMarkDeliveredParams struct {
 	Outcome       string
 	IntegrationID string
 	ID            int64
+	Attempt       int32
 }
 
 func (q *Queries) OutboxMarkDelivered(ctx context.Context, arg OutboxMarkDeliveredParams) (int64, error) {
@@ -322,6 +325,7 @@ func (q *Queries) OutboxMarkDelivered(ctx context.Context, arg OutboxMarkDeliver
 		arg.Outcome,
 		arg.IntegrationID,
 		arg.ID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
@@ -347,7 +351,7 @@ func (q *Queries) OutboxMarkMerged(ctx context.Context, arg OutboxMarkMergedPara
 const outboxMarkRetry = `-- name: OutboxMarkRetry :execrows
 UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = $1, outcome = $2,
     next_attempt_at = $3, attempts = greatest(attempts - $4::int, 0)
-WHERE integration_id = $5 AND id = $6 AND status = 'delivering'
+WHERE integration_id = $5 AND id = $6 AND status = 'delivering' AND attempts = $7::int
 `
 
 type OutboxMarkRetryParams struct {
@@ -357,6 +361,7 @@ type OutboxMarkRetryParams struct {
 	Refund        int32
 	IntegrationID string
 	ID            int64
+	Attempt       int32
 }
 
 // Puts a failed delivery back; refund gives back the attempt when the
@@ -369,6 +374,7 @@ func (q *Queries) OutboxMarkRetry(ctx context.Context, arg OutboxMarkRetryParams
 		arg.Refund,
 		arg.IntegrationID,
 		arg.ID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
@@ -378,17 +384,23 @@ func (q *Queries) OutboxMarkRetry(ctx context.Context, arg OutboxMarkRetryParams
 
 const outboxMarkSuperseded = `-- name: OutboxMarkSuperseded :execrows
 UPDATE outbox SET status = 'superseded', lease_until = NULL, outcome = $1, delivered_at = now()
-WHERE integration_id = $2 AND id = $3 AND status = 'delivering'
+WHERE integration_id = $2 AND id = $3 AND status = 'delivering' AND attempts = $4::int
 `
 
 type OutboxMarkSupersededParams struct {
 	Outcome       string
 	IntegrationID string
 	ID            int64
+	Attempt       int32
 }
 
 func (q *Queries) OutboxMarkSuperseded(ctx context.Context, arg OutboxMarkSupersededParams) (int64, error) {
-	result, err := q.db.Exec(ctx, outboxMarkSuperseded, arg.Outcome, arg.IntegrationID, arg.ID)
+	result, err := q.db.Exec(ctx, outboxMarkSuperseded,
+		arg.Outcome,
+		arg.IntegrationID,
+		arg.ID,
+		arg.Attempt,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -560,12 +572,14 @@ func (q *Queries) OutboxPrune(ctx context.Context, arg OutboxPruneParams) (int64
 }
 
 const outboxReleaseExpired = `-- name: OutboxReleaseExpired :execrows
-UPDATE outbox SET status = 'pending', lease_until = NULL,
-    last_error = CASE WHEN last_error = '' THEN 'lease expired' ELSE last_error END
+UPDATE outbox SET status = 'pending', lease_until = NULL, outcome = 'maybe_sent',
+    last_error = 'lease expired: the relay stopped mid-delivery'
 WHERE status = 'delivering' AND lease_until < now()
 `
 
-// Returns rows whose relay died mid-delivery to the queue.
+// Returns rows whose relay died mid-delivery to the queue. That attempt may
+// have reached the platform, so the row says so (outcome maybe_sent): a
+// create looks first, a Flow-builder event is not sent again.
 func (q *Queries) OutboxReleaseExpired(ctx context.Context) (int64, error) {
 	result, err := q.db.Exec(ctx, outboxReleaseExpired)
 	if err != nil {

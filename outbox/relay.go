@@ -232,7 +232,8 @@ func (r *Relay) record(ctx context.Context, a Action, o Outcome) (string, error)
 	defer tx.Rollback(ctx) //nolint:errcheck
 	q := db.New(tx)
 	status := ""
-	key := db.OutboxMarkDeliveredParams{IntegrationID: a.IntegrationID, ID: a.ID}
+	var n int64
+	att := int32(a.Attempts)
 	switch o.Verdict {
 	case Delivered:
 		var result []byte
@@ -241,16 +242,17 @@ func (r *Relay) record(ctx context.Context, a Action, o Outcome) (string, error)
 				return "", fmt.Errorf("encode result: %w", err)
 			}
 		}
-		key.Result, key.Outcome = result, o.Note
-		_, err = q.OutboxMarkDelivered(ctx, key)
+		n, err = q.OutboxMarkDelivered(ctx, db.OutboxMarkDeliveredParams{IntegrationID: a.IntegrationID, ID: a.ID,
+			Result: result, Outcome: o.Note, Attempt: att})
 		status = StatusDelivered
 	case Superseded:
-		_, err = q.OutboxMarkSuperseded(ctx, db.OutboxMarkSupersededParams{IntegrationID: a.IntegrationID, ID: a.ID, Outcome: cmp.Or(o.Note, "superseded")})
+		n, err = q.OutboxMarkSuperseded(ctx, db.OutboxMarkSupersededParams{IntegrationID: a.IntegrationID, ID: a.ID,
+			Outcome: cmp.Or(o.Note, "superseded"), Attempt: att})
 		status = StatusSuperseded
 	case Retry:
 		if a.Attempts >= r.cfg.MaxAttempts && !o.RateLimited && !o.Deferred {
-			_, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
-				LastError: errString(o.Err), Outcome: cmp.Or(o.Note, "attempts exhausted")})
+			n, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
+				LastError: errString(o.Err), Outcome: cmp.Or(o.Note, "attempts exhausted"), Attempt: att})
 			status = StatusDead
 			break
 		}
@@ -258,16 +260,22 @@ func (r *Relay) record(ctx context.Context, a Action, o Outcome) (string, error)
 		if o.RateLimited || o.Deferred {
 			refund = 1
 		}
-		_, err = q.OutboxMarkRetry(ctx, db.OutboxMarkRetryParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			LastError: errString(o.Err), Outcome: o.Note, NextAttemptAt: time.Now().Add(r.backoff(a.Attempts, o.RetryAfter)), Refund: refund})
+		n, err = q.OutboxMarkRetry(ctx, db.OutboxMarkRetryParams{IntegrationID: a.IntegrationID, ID: a.ID,
+			LastError: errString(o.Err), Outcome: o.Note, NextAttemptAt: time.Now().Add(r.backoff(a.Attempts, o.RetryAfter)),
+			Refund: refund, Attempt: att})
 		status = StatusPending
 	case Dead:
-		_, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			LastError: errString(o.Err), Outcome: o.Note})
+		n, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
+			LastError: errString(o.Err), Outcome: o.Note, Attempt: att})
 		status = StatusDead
 	}
 	if err != nil {
 		return "", fmt.Errorf("mark action %d %s: %w", a.ID, status, err)
+	}
+	if n == 0 {
+		// This attempt's lease ran out and another relay took the row:
+		// its outcome is the other attempt's to record, write-backs too.
+		return "", fmt.Errorf("action %d: lost the lease before recording %s", a.ID, status)
 	}
 	if o.Finish != nil {
 		if err := o.Finish(ctx, tx); err != nil {

@@ -26,3 +26,10 @@ WHERE integration_id = @integration_id GROUP BY outcome ORDER BY outcome;
 DELETE FROM inbound_events
 WHERE (integration_id, id) IN (
     SELECT e.integration_id, e.id FROM inbound_events e WHERE e.received_at < @before ORDER BY e.received_at LIMIT @max_rows);
+
+-- name: InboundRetryFailed :one
+-- Takes back a delivery whose processing failed (outcome error) so that a
+-- repeat of it is processed again instead of answered as a duplicate.
+UPDATE inbound_events SET outcome = 'received', detail = ''
+WHERE integration_id = @integration_id AND source = @source AND dedup_key = @dedup_key AND outcome = 'error'
+RETURNING id;

@@ -34,27 +34,29 @@ RETURNING t.*;
 
 -- name: OutboxMarkDelivered :execrows
 UPDATE outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL, result = @result, outcome = @outcome, last_error = ''
-WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AND attempts = @attempt::int;
 
 -- name: OutboxMarkRetry :execrows
 -- Puts a failed delivery back; refund gives back the attempt when the
 -- failure was the platform's rate limit rather than the action's fault.
 UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = @last_error, outcome = @outcome,
     next_attempt_at = @next_attempt_at, attempts = greatest(attempts - @refund::int, 0)
-WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AND attempts = @attempt::int;
 
 -- name: OutboxMarkDead :execrows
 UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = @last_error, outcome = @outcome
-WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AND attempts = @attempt::int;
 
 -- name: OutboxMarkSuperseded :execrows
 UPDATE outbox SET status = 'superseded', lease_until = NULL, outcome = @outcome, delivered_at = now()
-WHERE integration_id = @integration_id AND id = @id AND status = 'delivering';
+WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AND attempts = @attempt::int;
 
 -- name: OutboxReleaseExpired :execrows
--- Returns rows whose relay died mid-delivery to the queue.
-UPDATE outbox SET status = 'pending', lease_until = NULL,
-    last_error = CASE WHEN last_error = '' THEN 'lease expired' ELSE last_error END
+-- Returns rows whose relay died mid-delivery to the queue. That attempt may
+-- have reached the platform, so the row says so (outcome maybe_sent): a
+-- create looks first, a Flow-builder event is not sent again.
+UPDATE outbox SET status = 'pending', lease_until = NULL, outcome = 'maybe_sent',
+    last_error = 'lease expired: the relay stopped mid-delivery'
 WHERE status = 'delivering' AND lease_until < now();
 
 -- name: OutboxGet :one

@@ -56,10 +56,16 @@ func (f *Forms) Automate(ctx context.Context, in *Integration, ev Event, raw []b
 	t := ev.Ticket
 	rule := ev.Automation
 	sum := sha256.Sum256(raw)
+	key := "automation:" + hex.EncodeToString(sum[:])
 	eventID, err := insertInbound(ctx, f.q, in.ID, string(SourceLimeChat), "automation."+rule,
-		"automation:"+hex.EncodeToString(sum[:]), ev.OccurredAt, raw, "received", "")
+		key, ev.OccurredAt, raw, "received", "")
 	if errors.Is(err, pgx.ErrNoRows) {
-		return AutomationResult{Outcome: AutomationDuplicate, Detail: "this delivery was already received"}, nil
+		// A repeat. If the first delivery failed (nothing was created: the
+		// submission key guards the create), this one is processed again.
+		eventID, err = f.q.InboundRetryFailed(ctx, db.InboundRetryFailedParams{IntegrationID: in.ID, Source: string(SourceLimeChat), DedupKey: key})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return AutomationResult{Outcome: AutomationDuplicate, Detail: "this delivery was already received"}, nil
+		}
 	}
 	if err != nil {
 		return AutomationResult{}, err

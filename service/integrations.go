@@ -37,10 +37,14 @@ type Integration struct {
 	FlowBuilderAccountID  string
 	FlowBuilderKey        string
 	TokenHash             []byte
-	Rules                 Rules
-	ConfigVersion         int32
-	Disabled              bool
-	CreatedAt, UpdatedAt  time.Time
+	// LinkSecret signs the opportunity form's page links and Dashboard App
+	// key: derived from the master key and the token hash, so rotating the
+	// token voids every link, and the database alone cannot forge one.
+	LinkSecret           []byte
+	Rules                Rules
+	ConfigVersion        int32
+	Disabled             bool
+	CreatedAt, UpdatedAt time.Time
 }
 
 // LogValue keeps secrets out of structured logs.
@@ -170,6 +174,7 @@ func (s *Integrations) fromRow(r db.Integration) (*Integration, error) {
 	if err := json.Unmarshal(r.Rules, &in.Rules); err != nil {
 		return nil, fmt.Errorf("decode rules of %s: %w", r.ID, err)
 	}
+	in.LinkSecret = s.sealer.Derive("form-links", r.ID, string(r.WebhookTokenHash))
 	open := []struct {
 		col    string
 		sealed []byte

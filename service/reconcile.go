@@ -42,11 +42,14 @@ func NewReconciler(pool *pgxpool.Pool, sync *Sync, platforms Platforms, pacer *P
 
 // ReconcileStats counts one pass.
 type ReconcileStats struct {
-	Links    int // active links looked at
-	Skipped  int // links with actions in flight, or paused
-	Changed  int // snapshot events that changed something
-	Actions  int // actions enqueued
-	Errors   int // reads that failed (the next pass retries)
+	Links   int // active links looked at
+	Skipped int // links with actions in flight, or paused
+	Changed int // snapshot events that changed something
+	Actions int // actions enqueued
+	Errors  int // reads that failed (the next pass retries)
+	// Busy counts lead links skipped because actions were in flight: the
+	// watermark then stays, so the next pass reads their leads again.
+	Busy     int
 	LeadRead int // leads LeadSquared reported modified since the watermark
 }
 
@@ -103,7 +106,7 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 			break
 		}
 	}
-	if st.Errors == 0 {
+	if st.Errors == 0 && st.Busy == 0 {
 		if err := r.q.IntegrationSetReconciledAt(ctx, db.IntegrationSetReconciledAtParams{ID: in.ID, ReconciledAt: &started}); err != nil {
 			return st, fmt.Errorf("store watermark: %w", err)
 		}
@@ -129,6 +132,9 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 	}
 	if open > 0 {
 		st.Skipped++ // the relay is still making the sides agree
+		if RecordKind(row.RecordKind) == KindLead {
+			st.Busy++
+		}
 		return nil
 	}
 	readAt := time.Now().UTC()
@@ -157,7 +163,7 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 	if terr == nil && ticket.ID != 0 {
 		ev := Event{Source: SourceLimeChat, Type: EventReconcile, Ticket: &ticket, OccurredAt: ticket.UpdatedAt, ReadAt: readAt,
 			DedupKey: "reconcile:limechat:" + strconv.FormatInt(ticket.ID, 10) + ":" + ticket.UpdatedAt.Format(time.RFC3339Nano)}
-		if err := r.apply(ctx, in, ev, ticket, st); err != nil {
+		if _, err := r.apply(ctx, in, ev, ticket, st); err != nil {
 			return err
 		}
 	}
@@ -165,24 +171,28 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 		rec.Kind = RecordKind(row.RecordKind)
 		ev := Event{Source: SourceLeadSquared, Type: EventReconcile, Record: rec, OccurredAt: rec.ModifiedOn, ReadAt: readAt,
 			DedupKey: "reconcile:leadsquared:" + rec.ID + ":" + rec.ModifiedOn.Format(time.RFC3339Nano)}
-		if err := r.apply(ctx, in, ev, rec, st); err != nil {
+		res, err := r.apply(ctx, in, ev, rec, st)
+		if err != nil {
 			return err
+		}
+		if res.Outcome == OutcomeIgnored && rec.Kind == KindLead {
+			st.Busy++
 		}
 	}
 	return nil
 }
 
-func (r *Reconciler) apply(ctx context.Context, in *Integration, ev Event, snapshot any, st *ReconcileStats) error {
+func (r *Reconciler) apply(ctx context.Context, in *Integration, ev Event, snapshot any, st *ReconcileStats) (Result, error) {
 	raw, _ := json.Marshal(map[string]any{"reconcile": snapshot})
 	res, err := r.sync.Apply(ctx, in, ev, raw)
 	if err != nil {
-		return err
+		return res, err
 	}
 	if res.Outcome == OutcomeApplied || res.Outcome == OutcomeUnmatchedAgent {
 		st.Changed++
 	}
 	st.Actions += res.Actions
-	return nil
+	return res, nil
 }
 
 // RunAll makes one pass over every enabled integration (or only id).

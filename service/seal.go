@@ -3,6 +3,7 @@ package service
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,6 +24,9 @@ const sealVersion = 1
 // so a sealed value copied to another row or column does not open.
 type Sealer struct {
 	aead cipher.AEAD
+	// mac derives per-integration keys (Derive) from the master key, so
+	// nothing stored in the database alone can produce them.
+	mac []byte
 }
 
 // NewSealer parses the master key (64 hex characters, or base64 of 32 bytes).
@@ -44,7 +48,20 @@ func NewSealer(masterKey string) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("lsqbridge:derive:v1"))
+	return &Sealer{aead: aead, mac: m.Sum(nil)}, nil
+}
+
+// Derive returns a key for one purpose, bound to the master key and to the
+// parts given (an integration id, its token hash…).
+func (s *Sealer) Derive(parts ...string) []byte {
+	m := hmac.New(sha256.New, s.mac)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
 }
 
 func decodeKey(s string) ([]byte, error) {

@@ -90,6 +90,14 @@ func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte)
 
 func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, raw []byte) (Result, error) {
 	q := db.New(tx)
+	if ev.Type == EventReconcile {
+		// A read taken while earlier actions were in flight may not show
+		// them yet: skip it without recording it, so the next pass's read
+		// of the same record is not taken for a duplicate.
+		if busy, err := s.busySinceRead(ctx, tx, in, ev); err != nil || busy {
+			return Result{Outcome: OutcomeIgnored, Detail: "actions were in flight when the platform was read; the next pass looks again"}, err
+		}
+	}
 	id, err := insertInbound(ctx, q, in.ID, string(ev.Source), string(ev.Type), ev.DedupKey, ev.OccurredAt, raw, "received", "")
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
@@ -116,19 +124,10 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		}
 	}
 	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
-	if link != nil && ev.Type == EventReconcile {
-		// A read taken while earlier actions were in flight may not show
-		// them yet; actions enqueued after the read (by this same pass)
-		// cannot have been seen and are judged by source time instead.
-		n, err := q.OutboxOpenBefore(ctx, db.OutboxOpenBeforeParams{IntegrationID: in.ID, LinkID: link.ID, Before: ev.ReadAt})
-		if err != nil {
-			return res, fmt.Errorf("read open actions: %w", err)
-		}
-		if n > 0 {
-			res.Outcome, res.Detail, res.LinkID = OutcomeIgnored, "actions were in flight when the platform was read; the next pass looks again", link.ID
-			return res, q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: res.Outcome, Detail: res.Detail, LinkID: &res.LinkID})
-		}
-	} else if link != nil {
+	if link != nil && ev.Type != EventReconcile {
+		// (A reconcile read has no action in flight from before it — see
+		// busySinceRead — and those enqueued after it, by this same pass,
+		// cannot show in it: it is judged by source time alone.)
 		if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
 			return res, err
 		}
@@ -494,4 +493,24 @@ func (s *Sync) recoverFormCapture(ctx context.Context, tx pgx.Tx, in *Integratio
 	linkID := row.ID
 	err = q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: eventID, Outcome: res.Outcome, Detail: res.Detail, LinkID: &linkID})
 	return res, true, err
+}
+
+// busySinceRead reports whether the link a reconcile read is about had
+// actions in flight from before the read.
+func (s *Sync) busySinceRead(ctx context.Context, tx pgx.Tx, in *Integration, ev Event) (bool, error) {
+	q := db.New(tx)
+	if ev.Record != nil {
+		if err := LockLead(ctx, tx, in.ID, firstNonEmpty(ev.Record.LeadID, ev.Record.ID)); err != nil {
+			return false, err
+		}
+	}
+	link, err := s.lockLink(ctx, q, in.ID, ev)
+	if err != nil || link == nil {
+		return false, err
+	}
+	n, err := q.OutboxOpenBefore(ctx, db.OutboxOpenBeforeParams{IntegrationID: in.ID, LinkID: link.ID, Before: ev.ReadAt})
+	if err != nil {
+		return false, fmt.Errorf("read open actions: %w", err)
+	}
+	return n > 0, nil
 }

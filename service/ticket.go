@@ -24,6 +24,15 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
 	}
 	if x.link.TicketID != 0 {
+		// The ticket exists (a previous attempt made it, or its webhook
+		// named it first): what may be missing is its labels.
+		cur, err := x.c.LimeChat.Labels(ctx, x.link.TicketID)
+		if err != nil {
+			return x.failed(ctx, "read labels of the ticket", err, false)
+		}
+		if err := x.labelTicket(ctx, x.link.TicketID, cur); err != nil {
+			return x.failed(ctx, "label the ticket", err, false)
+		}
 		return outbox.Outcome{Verdict: outbox.Delivered, Note: "ticket already recorded", Result: map[string]any{"ticket_id": x.link.TicketID}}
 	}
 	var ticket Ticket
@@ -59,23 +68,11 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		ticket.Contact = contact
 	}
 	sent := time.Now()
-	// Labels as the link has them now (rules may have added some since).
-	if want := x.link.Labels; len(want) > 0 {
-		cur := ticket.Labels
-		union := slices.Clone(cur)
-		for _, l := range want {
-			if !slices.Contains(union, l) {
-				union = append(union, l)
-			}
-		}
-		if len(union) != len(cur) {
-			if _, err := x.c.LimeChat.SetLabels(ctx, ticket.ID, union); err != nil {
-				// The ticket exists; record it so the retry only labels.
-				o := x.failed(ctx, "label new ticket", err, false)
-				o.Finish = x.setTicket(ticket, sent)
-				return o
-			}
-		}
+	if err := x.labelTicket(ctx, ticket.ID, ticket.Labels); err != nil {
+		// The ticket exists; record it so the retry only labels.
+		o := x.failed(ctx, "label new ticket", err, false)
+		o.Finish = x.setTicket(ticket, sent)
+		return o
 	}
 	note := "created"
 	if found {
@@ -84,6 +81,23 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 	return outbox.Outcome{Verdict: outbox.Delivered, Note: note,
 		Result: map[string]any{"ticket_id": ticket.ID, "contact_id": ticket.Contact.ID},
 		Finish: x.setTicket(ticket, sent)}
+}
+
+// labelTicket adds the link's labels (as the link has them now: rules may
+// have added some since the action was enqueued) to the ticket's current
+// ones; the labels API replaces the whole list.
+func (x *delivery) labelTicket(ctx context.Context, ticketID int64, cur []string) error {
+	union := slices.Clone(cur)
+	for _, l := range x.link.Labels {
+		if !slices.Contains(union, l) {
+			union = append(union, l)
+		}
+	}
+	if len(union) == len(cur) {
+		return nil
+	}
+	_, err := x.c.LimeChat.SetLabels(ctx, ticketID, union)
+	return err
 }
 
 // setTicket records the ticket in the link, and the assignee we set.

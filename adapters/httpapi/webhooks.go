@@ -220,10 +220,15 @@ func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
 	}
 	var last service.Result
 	for _, ev := range events {
+		var res service.Result
+		var err error
 		if ev.Type == service.EventAutomation {
-			continue // automation calls belong on the /automation route
+			// Automation calls belong on the /automation route; kept, not acted on.
+			res, err = h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "automation."+ev.Automation, ev.DedupKey, body,
+				service.OutcomeIgnored, "automation rule webhooks go to /v1/webhooks/limechat/"+in.ID+"/automation")
+		} else {
+			res, err = h.Sync.Apply(ctx, in, ev, body)
 		}
-		res, err := h.Sync.Apply(ctx, in, ev, body)
 		if err != nil {
 			h.log().Error("apply LimeChat webhook", "integration", in.ID, "err", err)
 			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")

@@ -76,6 +76,7 @@ func cmdIntegration(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s integration %s (config version %d).\n\n", verb, res.ID, res.ConfigVersion)
 		printWebhookSetup(e, res.ID, res.Token)
+		printDashboardApp(e, store, res.ID)
 	case "list":
 		list, err := store.List(e.ctx)
 		if err != nil {
@@ -114,6 +115,7 @@ func cmdIntegration(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "Rotated the webhook token of %s. The old token stops working now.\n\n", id)
 		printWebhookSetup(e, id, token)
+		printDashboardApp(e, store, id)
 	case "disable":
 		id, err := oneArg(fs.Args(), "disable ID")
 		if err != nil {
@@ -172,6 +174,17 @@ func printWebhookSetup(e *env, id, token string) {
 		"  %s/v1/webhooks/limechat/%s?token=%s\n", base, id, shown)
 	fmt.Fprintf(e.stdout, "\nLimeChat automation rule action \"Send webhook\" (opportunity from a ticket):\n"+
 		"  %s/v1/webhooks/limechat/%s/automation?token=%s\n", base, id, shown)
-	fmt.Fprintf(e.stdout, "\nAgent page (LimeChat Dashboard App, ticket sidebar):\n"+
-		"  %s/v1/integrations/%s/dashboard-app?token=%s\n", base, id, shown)
+}
+
+// printDashboardApp prints the Dashboard App URL. Its key lets agents'
+// browsers fetch signed form links and nothing else; it goes in the URL
+// fragment, so it never reaches a request line or an access log.
+func printDashboardApp(e *env, store *service.Integrations, id string) {
+	in, err := store.Get(e.ctx, id)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "could not compute the Dashboard App URL: %v\n", err)
+		return
+	}
+	fmt.Fprintf(e.stdout, "\nAgent page (LimeChat: Settings > Integrations > Dashboard Apps; it changes when the token rotates):\n"+
+		"  %s/v1/integrations/%s/dashboard-app#key=%s\n", e.cfg.publicURL(), id, service.DashboardAppKey(in))
 }

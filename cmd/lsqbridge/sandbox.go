@@ -126,6 +126,8 @@ type sandboxOptions struct {
 	// WrapLeadSquared, when set, wraps the LeadSquared fake's handler
 	// (tests that lose answers on the way back).
 	WrapLeadSquared func(http.Handler) http.Handler
+	// WrapLimeChat does the same for the LimeChat (and Flow-builder) fake.
+	WrapLimeChat func(http.Handler) http.Handler
 	// Now is both fakes' clock (time.Now when nil).
 	Now        func() time.Time
 	AppOptions []appOption
@@ -170,7 +172,11 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	if s.LSQURL, err = serveFake(withPerson(lsqHandler, leadSquaredPerson(s.LSQ)), o.LSQListen); err != nil {
 		return nil, fmt.Errorf("listen for the LeadSquared fake: %w", err)
 	}
-	if s.LCURL, err = serveFake(withPerson(s.LC, limeChatPerson(s.LC)), o.LCListen); err != nil {
+	var lcHandler http.Handler = s.LC
+	if o.WrapLimeChat != nil {
+		lcHandler = o.WrapLimeChat(lcHandler)
+	}
+	if s.LCURL, err = serveFake(withPerson(lcHandler, limeChatPerson(s.LC)), o.LCListen); err != nil {
 		return nil, fmt.Errorf("listen for the LimeChat fake: %w", err)
 	}
 

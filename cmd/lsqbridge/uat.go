@@ -28,6 +28,7 @@ func cmdUAT(e *env, args []string) error {
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
+	allowSkip := fs.Bool("allow-skip", false, "succeed even when a check cannot run (the integration has no rule for it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,12 +48,12 @@ func cmdUAT(e *env, args []string) error {
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
-	passed, failed := 0, 0
+	passed, failed, skipped := 0, 0, 0
 	for _, r := range results {
 		status := "PASS"
 		switch {
 		case r.skipped:
-			status = "SKIP"
+			status, skipped = "SKIP", skipped+1
 		case r.err != nil:
 			status, failed = "FAIL", failed+1
 		default:
@@ -65,9 +66,16 @@ func cmdUAT(e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, status, r.took.Round(time.Millisecond), detail)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(e.stdout, "uat: %d passed, %d failed\n", passed, failed)
+	if skipped > 0 {
+		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	} else {
+		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed\n", passed, failed)
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(results))
+	}
+	if skipped > 0 && !*allowSkip {
+		return fmt.Errorf("%d of %d checks could not run: the integration has no rule for them (pass --allow-skip to accept)", skipped, len(results))
 	}
 	return nil
 }

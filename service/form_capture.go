@@ -42,22 +42,30 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 	var res *Submitted
 	var actions int
 	captured := ""
-	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+	// One connection for the whole capture (a second one from the pool
+	// while this one waits could starve the pool under concurrent submits).
+	// Its session holds the ticket's and the lead's locks around the
+	// transaction, so the submission's lead can be committed first, under
+	// the lead lock: should the transaction not commit after LeadSquared
+	// acted, the opportunity-created webhook (which takes the same lead
+	// lock) finds the submission and links this ticket (sync.go).
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("database connection: %w", err)
+	}
+	defer conn.Release()
+	unlock, err := sessionLocks(ctx, conn.Conn(), ticketLockKey(in.ID, tc.ticket.ID), 43, leadLockKey(in.ID, leadID), 42)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
+	if key != "" {
+		if err := db.New(conn).FormSubmissionSetLead(ctx, db.FormSubmissionSetLeadParams{IntegrationID: in.ID, IdempotencyKey: key, LeadID: leadID}); err != nil {
+			return nil, 0, fmt.Errorf("record submission lead: %w", err)
+		}
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if err := q.FormLockTicket(ctx, ticketLockKey(in.ID, tc.ticket.ID)); err != nil {
-			return fmt.Errorf("lock ticket %d: %w", tc.ticket.ID, err)
-		}
-		if err := LockLead(ctx, tx, in.ID, leadID); err != nil {
-			return err
-		}
-		if key != "" {
-			// Committed now, under the lead's lock: should this transaction
-			// not commit after LeadSquared acted, the opportunity-created
-			// webhook finds the submission and links this ticket (sync.go).
-			if err := f.q.FormSubmissionSetLead(ctx, db.FormSubmissionSetLeadParams{IntegrationID: in.ID, IdempotencyKey: key, LeadID: leadID}); err != nil {
-				return fmt.Errorf("record submission lead: %w", err)
-			}
-		}
 		if leadCreated {
 			if err := claimFormLead(ctx, q, in, leadID, tc, sub.Origin); err != nil {
 				return err
@@ -308,4 +316,28 @@ func formActions(in *Integration, l *Link, tc *ticketContext, values map[string]
 		IntegrationID: in.ID, LinkID: l.ID, Kind: ActAddLabels, IdempotencyKey: prefix + "labels",
 		Payload: AddLabelsPayload{Labels: newTags},
 	}}
+}
+
+// sessionLocks takes session-level advisory locks (key, namespace pairs, in
+// order) on conn and returns their release. They conflict with the
+// transaction-level locks of the same keys (LockLead, FormLockTicket), and
+// end with the session if the process dies.
+func sessionLocks(ctx context.Context, conn *pgx.Conn, keysAndSpaces ...any) (func(), error) {
+	var held [][2]any
+	release := func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for i := len(held) - 1; i >= 0; i-- {
+			_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, $2))", held[i][0], held[i][1])
+		}
+	}
+	for i := 0; i+1 < len(keysAndSpaces); i += 2 {
+		k, space := keysAndSpaces[i], keysAndSpaces[i+1]
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, $2))", k, space); err != nil {
+			release()
+			return nil, fmt.Errorf("lock %v: %w", k, err)
+		}
+		held = append(held, [2]any{k, space})
+	}
+	return release, nil
 }

@@ -12,9 +12,10 @@ import (
 // The agent page is opened from LimeChat, in an agent's browser, where the
 // integration's webhook token must never go. It is authenticated instead by
 // a signed, expiring link for one ticket: HMAC-SHA256 over
-// "integration|ticket|expiry" under a key derived from the integration's
-// stored token hash. The hash never leaves the server, and rotating the
-// token (lsqbridge integration rotate-token) invalidates every link.
+// "integration|ticket|expiry" under a key derived from the master key and
+// the integration's token hash (Integration.LinkSecret): nothing in the
+// database alone can sign a link, and rotating the token (lsqbridge
+// integration rotate-token) invalidates every link.
 
 // ErrLinkExpired is returned for a page link whose expiry has passed.
 var ErrLinkExpired = errors.New("this opportunity form link has expired: open the form again from the ticket")

@@ -30,6 +30,8 @@ func TestFormValidateFieldRejectsEachRuleNamingFieldAndReason(t *testing.T) {
 		{"negative number", FormField{Label: "Budget", Type: "Number"}, "-10", nil},
 		{"not a number", FormField{Label: "Guests", Type: "Number"}, "two", []string{"Guests", "must be a number", `"two"`}},
 		{"NaN is not a number", FormField{Label: "Guests", Type: "Number"}, "NaN", []string{"Guests", "must be a number"}},
+		{"exponent is not a plain number", FormField{Label: "Budget", Type: "Number"}, "1e5", []string{"Budget", "must be a number"}},
+		{"hex float is not a plain number", FormField{Label: "Budget", Type: "Number"}, "0x1p4", []string{"Budget", "must be a number"}},
 		{"date", date, "2026-12-20", nil},
 		{"leap day", date, "2028-02-29", nil},
 		{"not a real day", date, "2026-02-30", []string{"Check-in", "not a real calendar date", "2026-02-30"}},

@@ -3,11 +3,9 @@ package service
 import (
 	"fmt"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,10 +38,12 @@ const ContactField = "_contact"
 // The strict date shape: LeadSquared's request layout, and what the agent
 // page shows as the placeholder. time.Parse alone accepts "2026-1-5".
 var (
-	datePattern  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
-	timePattern  = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 ()-]{5,19}$`)
+	datePattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+	// numberPattern is plain decimal: Go would also read 1e5 or 0x1p4.
+	numberPattern = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+	timePattern   = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	phonePattern  = regexp.MustCompile(`^\+?[0-9][0-9 ()-]{5,19}$`)
 )
 
 // ValidateField checks one value against its field and returns the
@@ -72,9 +72,9 @@ func ValidateField(f FormField, v string) string {
 			return fmt.Sprintf("%s must be one of %s (got %q)", label, strings.Join(f.Options, ", "), v)
 		}
 	case "Number":
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-			return fmt.Sprintf("%s must be a number (got %q)", label, v)
+		// Plain decimal only: Go would also read 1e5 or 0x1p4, LeadSquared would not.
+		if !numberPattern.MatchString(v) {
+			return fmt.Sprintf("%s must be a number like 1200 or 99.5 (got %q)", label, v)
 		}
 	case "Date":
 		if !datePattern.MatchString(v) {

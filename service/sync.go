@@ -420,6 +420,9 @@ func (d *txDirectory) ByEmail(email string) (Agent, bool) {
 	return agentFromRow(r), true
 }
 
+// leadLockKey names the advisory lock of one lead (namespace 42).
+func leadLockKey(integration, leadID string) string { return integration + ":" + leadID }
+
 // LockLead takes a transaction-scoped advisory lock on one lead of one
 // integration. Webhook application and the opportunity form both take it,
 // so a webhook about an opportunity the form is creating waits for the
@@ -428,7 +431,7 @@ func LockLead(ctx context.Context, tx pgx.Tx, integration, leadID string) error 
 	if leadID == "" {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", integration+":"+leadID); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", leadLockKey(integration, leadID)); err != nil {
 		return fmt.Errorf("lock lead %s: %w", leadID, err)
 	}
 	return nil

@@ -43,6 +43,9 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 			return x.failed(ctx, "look for a created ticket", err, false)
 		}
 		for _, t := range ts {
+			if id, _ := t.CustomAttributes["lsq_record_id"].(string); id != p.RecordID {
+				continue // never take another record's (or a customer's) conversation
+			}
 			if t.InboxID == 0 || t.InboxID == x.in.LimeChatInboxID {
 				ticket, found = t, true
 				break

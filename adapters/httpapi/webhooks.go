@@ -247,8 +247,8 @@ func (h *Webhooks) limeChatAutomation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, err := limechat.ParseWebhook(r.Header, body)
-	if err == nil && len(events) == 0 {
-		err = errors.New("not an automation event")
+	if err == nil && (len(events) == 0 || events[0].Type != service.EventAutomation) {
+		err = errors.New("not an automation event (automation_event.* or macro_event.*): account webhooks go to /v1/webhooks/limechat/" + in.ID)
 	}
 	if err != nil {
 		h.reject(r.Context(), w, in, service.SourceLimeChat, "automation", body, err.Error())

@@ -14,6 +14,7 @@ import (
 // Capture's numeric Status and PostDeDupActionPerformed values.
 const (
 	captureFailed    = "1"
+	capturePartial   = "2"
 	dedupFoundExists = "3"
 )
 
@@ -67,6 +68,12 @@ func (c *Client) CaptureOpportunity(ctx context.Context, oc service.OpportunityC
 	if str(resp["Status"]) == captureFailed {
 		msg := cmp.Or(str(resp["ExceptionMessage"]), str(resp["Message"]), "capture failed")
 		return service.CaptureResult{}, newAPIError(op, http.StatusOK, nil, str(resp["ExceptionType"]), c.redact(msg))
+	}
+	if str(resp["Status"]) == capturePartial {
+		// Part of the capture happened: whether the opportunity exists is
+		// unknown, so the caller must look before capturing again.
+		msg := cmp.Or(str(resp["ExceptionMessage"]), str(resp["Message"]), "capture partly failed")
+		return service.CaptureResult{}, uncertainCreate(newAPIError(op, http.StatusBadGateway, nil, "", c.redact(msg)))
 	}
 
 	res := service.CaptureResult{LeadID: oc.LeadID, Created: true}

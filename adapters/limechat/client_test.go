@@ -285,7 +285,9 @@ func TestTokenNeverInErrors(t *testing.T) {
 func TestPagingReadsEveryPage(t *testing.T) {
 	t.Parallel()
 	contact := func(id string) string { return `{"id":` + id + `,"name":"c` + id + `"}` }
-	conv := func(id string) string { return `{"id":` + id + `,"inbox_id":1,"status":"open"}` }
+	conv := func(id string) string {
+		return `{"id":` + id + `,"inbox_id":1,"status":"open","custom_attributes":{"k":"v"}}`
+	}
 	t.Run("contacts", func(t *testing.T) {
 		t.Parallel()
 		srv := newScripted(t,
@@ -310,6 +312,18 @@ func TestPagingReadsEveryPage(t *testing.T) {
 		}
 		if reqs := srv.requests(); len(reqs) != 2 || reqs[1].Query != "page=2" {
 			t.Errorf("requests %+v", reqs)
+		}
+	})
+	t.Run("conversations the filter did not apply to are left out", func(t *testing.T) {
+		t.Parallel()
+		// Chatwoot ignores a condition on an attribute the account has not
+		// defined and answers every conversation.
+		other := `{"id":5,"inbox_id":1,"status":"open","custom_attributes":{"k":"w"}}`
+		none := `{"id":4,"inbox_id":1,"status":"open"}`
+		srv := newScripted(t, reply{body: `{"meta":{"all_count":3},"payload":[` + other + `,` + conv("6") + `,` + none + `]}`})
+		got, err := newTestClient(srv, time.Second).FindConversationsByAttribute(context.Background(), "k", "v")
+		if err != nil || len(got) != 1 || got[0].ID != 6 {
+			t.Fatalf("got %+v, %v; want only conversation 6", got, err)
 		}
 	})
 	t.Run("a server ignoring page stops at the page limit", func(t *testing.T) {

@@ -2,6 +2,7 @@ package limechat
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,6 +50,9 @@ func (c *Client) GetConversation(ctx context.Context, id int64) (service.Ticket,
 // attribute key equals value (POST /conversations/filter with Chatwoot's
 // filter DSL, all pages). It is how a create is looked for before it is
 // retried after an ambiguous failure (custom attribute lsq_record_id).
+// Chatwoot applies the condition only when the account defines that custom
+// attribute; without a definition it matches every conversation, so the
+// results are checked here against the value as well.
 func (c *Client) FindConversationsByAttribute(ctx context.Context, key, value string) ([]service.Ticket, error) {
 	type condition struct {
 		AttributeKey   string   `json:"attribute_key"`
@@ -60,6 +64,7 @@ func (c *Client) FindConversationsByAttribute(ctx context.Context, key, value st
 		Payload []condition `json:"payload"`
 	}{[]condition{{AttributeKey: key, FilterOperator: "equal_to", Values: []string{value}}}}
 	var out []service.Ticket
+	seen := 0
 	for page := 1; page <= maxPages; page++ {
 		var resp struct {
 			Meta struct {
@@ -71,10 +76,14 @@ func (c *Client) FindConversationsByAttribute(ctx context.Context, key, value st
 		if err := c.do(ctx, "filter conversations", http.MethodPost, "/conversations/filter", query, in, &resp); err != nil {
 			return nil, err
 		}
+		seen += len(resp.Payload)
 		for i := range resp.Payload {
-			out = append(out, resp.Payload[i].ticket())
+			t := resp.Payload[i].ticket()
+			if v, ok := t.CustomAttributes[key]; ok && fmt.Sprint(v) == value {
+				out = append(out, t)
+			}
 		}
-		if len(resp.Payload) == 0 || len(out) >= int(resp.Meta.AllCount) {
+		if len(resp.Payload) == 0 || seen >= int(resp.Meta.AllCount) {
 			break
 		}
 	}

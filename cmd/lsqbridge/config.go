@@ -21,14 +21,29 @@ type Config struct {
 	LogLevel     string
 	// ReconcileEvery is the reconciler's period inside serve (0 = off).
 	ReconcileEvery time.Duration
+
+	// envErrs are environment values that did not parse; Validate names them.
+	envErrs []error
 }
 
 // envConfig reads the environment; flags registered by bind override it.
 func envConfig(getenv func(string) string) Config {
-	workers, _ := strconv.Atoi(getenv("LSQBRIDGE_RELAY_WORKERS"))
-	every, err := time.ParseDuration(getenv("LSQBRIDGE_RECONCILE_EVERY"))
-	if err != nil {
-		every = 10 * time.Minute
+	var errs []error
+	workers := 0
+	if v := getenv("LSQBRIDGE_RELAY_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LSQBRIDGE_RELAY_WORKERS=%q is not a whole number", v))
+		}
+		workers = n
+	}
+	every := 10 * time.Minute
+	if v := getenv("LSQBRIDGE_RECONCILE_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LSQBRIDGE_RECONCILE_EVERY=%q is not a duration like 10m (0 turns it off)", v))
+		}
+		every = d
 	}
 	return Config{
 		DatabaseURL:    getenv("DATABASE_URL"),
@@ -38,6 +53,7 @@ func envConfig(getenv func(string) string) Config {
 		RelayWorkers:   cmp.Or(workers, 4),
 		LogLevel:       cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
 		ReconcileEvery: every,
+		envErrs:        errs,
 	}
 }
 
@@ -70,7 +86,7 @@ func (c *Config) publicURL() string {
 
 // Validate names each missing setting the command needs.
 func (c *Config) Validate(needDB, needKey bool) error {
-	var errs []error
+	errs := append([]error(nil), c.envErrs...)
 	if needDB && c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL is not set (or pass --database-url), e.g. postgres://postgres@127.0.0.1:5432/lsqbridge"))
 	}

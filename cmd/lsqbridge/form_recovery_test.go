@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -66,5 +68,32 @@ func TestInterruptedFormCaptureLinksTheSubmittingTicket(t *testing.T) {
 	}
 	if n := len(oppsOfLead(w.LSQ, lead.ID)); n != 1 {
 		t.Errorf("the repeat created another opportunity: %d", n)
+	}
+}
+
+// TestConcurrentFormSubmitsDoNotStarveTheDatabasePool: with a pool of two
+// connections, two agents submitting at once must both get their answer
+// (a capture that needed a second connection while holding one would
+// deadlock the pool).
+func TestConcurrentFormSubmitsDoNotStarveTheDatabasePool(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(o *sandboxOptions) { o.poolMaxConns = 2 })
+	a := w.customerTicket(service.Contact{Phone: "+919000033333", Name: "Ana"}, map[string]any{"check_in": "2026-12-20"}, "asha@acme.test")
+	b := w.customerTicket(service.Contact{Phone: "+919000044444", Name: "Ben"}, map[string]any{"check_in": "2026-12-21"}, "ravi@acme.test")
+	done := make(chan answer, 2)
+	for i, tk := range []service.Ticket{a, b} {
+		go func() {
+			done <- w.submitForm(tk.ID, fmt.Sprintf("pool-%d", i), map[string]string{"mx_Custom_2": "New"})
+		}()
+	}
+	for range 2 {
+		select {
+		case ans := <-done:
+			if ans.status != http.StatusCreated {
+				t.Errorf("submit = %d %s", ans.status, ans.body)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a form submit hung: the database pool is starved")
+		}
 	}
 }

@@ -53,18 +53,24 @@ func withRelay(o *sandboxOptions) {
 
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
-	dbURL := dbtest.NewURL(t)
-	pool, err := pgxpool.New(context.Background(), dbURL)
+	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}}
+	for _, f := range opts {
+		f(&o)
+	}
+	pcfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.poolMaxConns > 0 {
+		pcfg.MaxConns = o.poolMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	logs := &syncedBuffer{}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}}
-	for _, f := range opts {
-		f(&o)
-	}
 	ctx := context.Background()
 	s, err := startSandbox(ctx, Config{MasterKey: testMasterKey, RelayWorkers: 4}, pool, log, o)
 	if err != nil {

@@ -172,6 +172,9 @@ func printWebhookSetup(e *env, id, token string) {
 		"conversation_updated, conversation_status_changed (LimeChat cannot send custom headers,\n"+
 		"so the token goes in the URL; lsqbridge never logs query strings):\n"+
 		"  %s/v1/webhooks/limechat/%s?token=%s\n", base, id, shown)
+	fmt.Fprintf(e.stdout, "\nLimeChat: Settings > Custom Attributes, add three Conversation attributes of type Text:\n"+
+		"  lsq_record_id, lsq_record_kind, lsq_lead_id  (lsqbridge keeps each ticket's LeadSquared record there\n"+
+		"  and finds its tickets by them; LimeChat ignores a filter on an undefined attribute)\n")
 	fmt.Fprintf(e.stdout, "\nLimeChat automation rule action \"Send webhook\" (opportunity from a ticket):\n"+
 		"  %s/v1/webhooks/limechat/%s/automation?token=%s\n", base, id, shown)
 }

@@ -131,6 +131,8 @@ type sandboxOptions struct {
 	// Now is both fakes' clock (time.Now when nil).
 	Now        func() time.Time
 	AppOptions []appOption
+	// poolMaxConns sizes the test world's database pool (tests only).
+	poolMaxConns int32
 }
 
 // startSandbox starts both fakes and lsqbridge, applies the demo

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -133,6 +134,16 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(events) == 0 {
+		if len(bytes.TrimSpace(body)) > 0 {
+			// A body with no record in it (an empty batch): kept, not acted on.
+			if _, err := h.Sync.Record(ctx, in.ID, service.SourceLeadSquared, event, hashKey(event, body), body,
+				service.OutcomeIgnored, "the payload holds no record"); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+				return
+			}
+			lsqAnswer(w, true, "nothing to do (no record in the payload)")
+			return
+		}
 		lsqAnswer(w, true, "nothing to do (verification call)")
 		return
 	}

@@ -234,3 +234,105 @@ func (r *Rules) WatchedFields(kind RecordKind) []string {
 	sort.Strings(out)
 	return out
 }
+
+// CheckFields checks every field the rules name against LeadSquared's
+// metadata: lead fields (LeadsMetaData.Get) and the fields of each
+// opportunity type the configuration uses (GetOpportunityTypeMetadata, by
+// code). LeadSquared rejects a whole update when one schema name is
+// unknown, so a typo here would fail every write of that rule.
+func (c *IntegrationConfig) CheckFields(lead []FieldMeta, opportunity map[int][]FieldMeta) error {
+	leadSet := map[string]bool{}
+	for _, f := range lead {
+		leadSet[f.SchemaName] = true
+	}
+	oppSet := map[string]bool{}
+	for _, fs := range opportunity {
+		for _, f := range fs {
+			oppSet[f.SchemaName] = true
+		}
+	}
+	var errs ConfigErrors
+	// Without opportunity types to read (sync.opportunity_types empty means
+	// every type), opportunity fields cannot be checked.
+	checkOpp := len(opportunity) > 0
+	known := func(path, field string, kind RecordKind) {
+		ok := false
+		switch kind {
+		case KindLead:
+			ok = leadSet[field]
+		case KindOpportunity:
+			ok = oppSet[field] || !checkOpp
+		default:
+			ok = leadSet[field] || oppSet[field] || !checkOpp
+		}
+		if !ok {
+			what := "a LeadSquared lead or opportunity field"
+			switch kind {
+			case KindLead:
+				what = "a LeadSquared lead field"
+			case KindOpportunity:
+				what = "a field of the configured opportunity types"
+			}
+			errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf("%q is not %s (schema names are case-sensitive)", field, what)})
+		}
+	}
+	r := &c.Rules
+	for i, ft := range r.FieldTags {
+		known(fmt.Sprintf("field_tags[%d].field", i), ft.Field, ft.Record)
+	}
+	for i, tf := range r.TagFields {
+		for _, f := range sortedKeys(tf.Set) {
+			known(fmt.Sprintf("tag_fields[%d].set.%s", i, f), f, tf.Record)
+		}
+	}
+	for i, cr := range r.Campaigns {
+		known(fmt.Sprintf("campaigns[%d].field", i), cr.Field, cr.Record)
+		for _, name := range sortedKeys(cr.Data) {
+			known(fmt.Sprintf("campaigns[%d].data.%s", i, name), cr.Data[name], cr.Record)
+		}
+	}
+	for _, f := range sortedKeys(r.Sync.TicketFields) {
+		known("sync.ticket_fields."+f, f, "")
+	}
+	if code := r.Form.OpportunityType; code > 0 {
+		formSet := map[string]bool{}
+		for _, f := range opportunity[code] {
+			formSet[f.SchemaName] = true
+		}
+		for _, f := range sortedKeys(r.Form.Prefill) {
+			if !formSet[f] {
+				errs = append(errs, &ConfigError{Path: "form.prefill." + f, Msg: fmt.Sprintf("%q is not a field of opportunity type %d", f, code)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// OpportunityTypes lists the opportunity type codes the configuration uses.
+func (c *IntegrationConfig) OpportunityTypes() []int {
+	set := map[int]bool{}
+	for _, t := range c.Rules.Sync.OpportunityTypes {
+		set[t] = true
+	}
+	if t := c.Rules.Form.OpportunityType; t > 0 {
+		set[t] = true
+	}
+	out := make([]int, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
+
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -21,6 +25,7 @@ func cmdIntegration(e *env, args []string) error {
 	e.cfg.bindDB(fs)
 	file := fs.String("f", "", "with apply: the integration's YAML file")
 	fs.StringVar(&e.cfg.PublicURL, "public-url", e.cfg.PublicURL, "URL the platforms reach lsqbridge at (env LSQBRIDGE_PUBLIC_URL)")
+	offline := fs.Bool("offline", false, "with apply: do not check the rules' field names against LeadSquared")
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
@@ -66,6 +71,11 @@ func cmdIntegration(e *env, args []string) error {
 
 	switch sub {
 	case "apply":
+		if !*offline {
+			if err := checkFields(e, cfg); err != nil {
+				return fmt.Errorf("%s:\n%w", *file, err)
+			}
+		}
 		res, err := store.Apply(e.ctx, cfg)
 		if err != nil {
 			return err
@@ -190,4 +200,38 @@ func printDashboardApp(e *env, store *service.Integrations, id string) {
 	}
 	fmt.Fprintf(e.stdout, "\nAgent page (LimeChat: Settings > Integrations > Dashboard Apps; it changes when the token rotates):\n"+
 		"  %s/v1/integrations/%s/dashboard-app#key=%s\n", e.cfg.publicURL(), id, service.DashboardAppKey(in))
+}
+
+// checkFields reads LeadSquared's lead and opportunity-type metadata with
+// the integration's own keys and checks every field its rules name. When
+// LeadSquared cannot be reached it says so and lets the apply go on (the
+// file may be applied before the network allows it); refused keys are an
+// error, since nothing would work with them.
+func checkFields(e *env, cfg *service.IntegrationConfig) error {
+	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	defer cancel()
+	base, _ := service.NormalizeBaseURL(cfg.LeadSquared.Host)
+	lsq := leadsquared.New(leadsquared.Config{BaseURL: base, AccessKey: cfg.LeadSquared.AccessKey,
+		SecretKey: cfg.LeadSquared.SecretKey, Timeout: 10 * time.Second, Retries: -1})
+	unreachable := func(err error) bool {
+		class, _ := service.ClassOf(err)
+		return class == service.ClassRetryable || class == service.ClassUncertain
+	}
+	lead, err := lsq.LeadMetadata(ctx)
+	if err != nil {
+		if unreachable(err) {
+			fmt.Fprintf(e.stderr, "warning: could not read LeadSquared's field metadata (%v); applied without checking field names\n", err)
+			return nil
+		}
+		return fmt.Errorf("leadsquared: reading lead metadata with these keys failed: %w", err)
+	}
+	opp := map[int][]service.FieldMeta{}
+	for _, code := range cfg.OpportunityTypes() {
+		fields, err := lsq.OpportunityTypeMetadata(ctx, code)
+		if err != nil {
+			return fmt.Errorf("leadsquared: reading opportunity type %d: %w", code, err)
+		}
+		opp[code] = fields
+	}
+	return cfg.CheckFields(lead, opp)
 }

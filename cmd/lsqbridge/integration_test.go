@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +40,7 @@ func TestIntegrationApplyCreatesPrintsURLsAndBumpsVersion(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	c := &cli{t: t, env: acmeEnv(dbURL)}
 
-	out := c.mustRun("integration", "apply", "-f", examplePath)
+	out := c.mustRun("integration", "apply", "--offline", "-f", examplePath)
 	for _, want := range []string{
 		"Created integration acme (config version 1)",
 		"https://bridge.example.com/v1/webhooks/leadsquared/acme/lead-created",
@@ -52,7 +54,7 @@ func TestIntegrationApplyCreatesPrintsURLsAndBumpsVersion(t *testing.T) {
 	}
 	token := tokenFrom(t, out)
 
-	out = c.mustRun("integration", "apply", "-f", examplePath)
+	out = c.mustRun("integration", "apply", "--offline", "-f", examplePath)
 	if !strings.Contains(out, "Updated integration acme (config version 2)") {
 		t.Errorf("second apply: want config version 2:\n%s", out)
 	}
@@ -79,7 +81,7 @@ func TestIntegrationRotateTokenAndDisable(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewURL(t)
 	c := &cli{t: t, env: acmeEnv(dbURL)}
-	first := tokenFrom(t, c.mustRun("integration", "apply", "-f", examplePath))
+	first := tokenFrom(t, c.mustRun("integration", "apply", "--offline", "-f", examplePath))
 	second := tokenFrom(t, c.mustRun("integration", "rotate-token", "acme"))
 	if first == second {
 		t.Fatal("rotate-token kept the same token")
@@ -127,7 +129,7 @@ func TestIntegrationApplyErrorsNameTheProblem(t *testing.T) {
 			env := acmeEnv(dbURL)
 			delete(env, tt.dropEnv)
 			c := &cli{t: t, env: env}
-			code, _, errs := c.run("integration", "apply", "-f", write(t, tt.file))
+			code, _, errs := c.run("integration", "apply", "--offline", "-f", write(t, tt.file))
 			if code == 0 {
 				t.Fatal("apply succeeded; want a non-zero exit")
 			}
@@ -143,7 +145,7 @@ func TestIntegrationApplyErrorsNameTheProblem(t *testing.T) {
 	env := acmeEnv(dbURL)
 	env["LSQBRIDGE_MASTER_KEY"] = "abcd1234"
 	c := &cli{t: t, env: env}
-	code, _, errs := c.run("integration", "apply", "-f", examplePath)
+	code, _, errs := c.run("integration", "apply", "--offline", "-f", examplePath)
 	if code == 0 || !strings.Contains(errs, "LSQBRIDGE_MASTER_KEY must be 32 bytes") || strings.Contains(errs, "abcd1234") {
 		t.Errorf("short master key: exit %d, stderr %s", code, errs)
 	}
@@ -202,5 +204,52 @@ func assertNoClearSecrets(t *testing.T, dbURL string, secrets []string) {
 	}
 	if n != 1 {
 		t.Fatalf("found %d integration rows, want 1", n)
+	}
+}
+
+// TestIntegrationApplyChecksFieldNamesAgainstLeadSquared applies against the
+// LeadSquared fake: a misspelt field in a rule is refused with its key path,
+// the right one passes, and wrong keys are named as such.
+func TestIntegrationApplyChecksFieldNamesAgainstLeadSquared(t *testing.T) {
+	t.Parallel()
+	fake := newDemoLeadSquared(nil, false, nil)
+	t.Cleanup(fake.Close)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	dbURL := dbtest.NewURL(t)
+	yaml := func(field, prefill string) string {
+		return fmt.Sprintf(`id: fieldcheck
+name: Field check
+leadsquared: {host: %s, access_key: "${K}", secret_key: "${S}"}
+limechat: {base_url: "http://127.0.0.1:1", account_id: 1, inbox_id: 1, api_token: "${T}"}
+sync: {leads: true}
+field_tags:
+  - {record: lead, field: %s, value: Villa, tag: villa}
+form:
+  opportunity_type: 12000
+  prefill: {%s: contact.name}
+`, srv.URL, field, prefill)
+	}
+	env := map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "K": demoLSQAccess, "S": demoLSQSecret, "T": "t"}
+	c := &cli{t: t, env: env}
+	write := func(body string) string {
+		p := filepath.Join(t.TempDir(), "cfg.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	code, _, errs := c.run("integration", "apply", "-f", write(yaml("mx_Interst", "mx_Custom_99")))
+	if code == 0 || !strings.Contains(errs, `field_tags[0].field: "mx_Interst" is not a LeadSquared lead field`) ||
+		!strings.Contains(errs, `form.prefill.mx_Custom_99: "mx_Custom_99" is not a field of opportunity type 12000`) {
+		t.Errorf("misspelt fields: exit %d\n%s", code, errs)
+	}
+	if out := c.mustRun("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1"))); !strings.Contains(out, "Created integration fieldcheck") {
+		t.Errorf("correct fields were refused:\n%s", out)
+	}
+	env["S"] = "wrong-secret"
+	code, _, errs = c.run("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1")))
+	if code == 0 || !strings.Contains(errs, "reading lead metadata with these keys failed") || strings.Contains(errs, "wrong-secret") {
+		t.Errorf("wrong keys: exit %d\n%s", code, errs)
 	}
 }

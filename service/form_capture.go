@@ -171,7 +171,9 @@ func ticketLinked(ctx context.Context, q *db.Queries, in *Integration, tc *ticke
 func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact) (id string, created bool, err error) {
 	find := func() (string, error) {
 		if ct.Phone != "" {
-			r, err := lsq.FindLeadByPhone(ctx, ct.Phone)
+			// RetrieveLeadByPhoneNumber documents digits only (no "+", spaces
+			// or hyphens); LeadSquared stores "+91-98…", LimeChat "+9198…".
+			r, err := lsq.FindLeadByPhone(ctx, digits(ct.Phone))
 			if err == nil {
 				return r.ID, nil
 			}

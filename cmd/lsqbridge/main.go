@@ -31,7 +31,7 @@ Commands:
   fake leadsquared|limechat     run one platform fake as its own process (demo people, /_person/ API)
 
 Settings come from the environment (flags override): DATABASE_URL, LSQBRIDGE_MASTER_KEY,
-LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_LOG_LEVEL.
+LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_RECONCILE_EVERY, LSQBRIDGE_LOG_LEVEL.
 `
 
 func main() {

@@ -11,7 +11,7 @@ import (
 )
 
 const linkGet = `-- name: LinkGet :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
 `
 
 type LinkGetParams struct {
@@ -42,6 +42,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -49,7 +50,7 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 }
 
 const linkGetByRecord = `-- name: LinkGetByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 `
 
 type LinkGetByRecordParams struct {
@@ -81,6 +82,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -88,7 +90,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
 `
 
 type LinkGetByTicketParams struct {
@@ -119,6 +121,7 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -131,7 +134,7 @@ INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, c
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
-RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at
+RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at
 `
 
 type LinkInsertParams struct {
@@ -193,6 +196,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -200,7 +204,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 }
 
 const linkListActive = `-- name: LinkListActive :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
 WHERE integration_id = $1 AND state = 'active' AND id > $2
 ORDER BY id LIMIT $3
 `
@@ -240,6 +244,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 			&i.Origin,
 			&i.PausedAt,
 			&i.PausedReason,
+			&i.FuseResetAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -254,7 +259,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 }
 
 const linkLock = `-- name: LinkLock :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LinkLockParams struct {
@@ -285,6 +290,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -292,7 +298,7 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 }
 
 const linkLockByRecord = `-- name: LinkLockByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
 WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 FOR UPDATE
 `
@@ -326,6 +332,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -333,7 +340,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -364,6 +371,7 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.Origin,
 		&i.PausedAt,
 		&i.PausedReason,
+		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -465,7 +473,7 @@ func (q *Queries) LinkSetWritten(ctx context.Context, arg LinkSetWrittenParams) 
 }
 
 const linkUnpause = `-- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
 WHERE integration_id = $1 AND id = $2 AND paused_at IS NOT NULL
 `
 

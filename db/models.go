@@ -193,6 +193,7 @@ type Link struct {
 	Origin         string
 	PausedAt       *time.Time
 	PausedReason   string
+	FuseResetAt    *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }

@@ -82,8 +82,10 @@ func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Out
 }
 
 const outboxCountRecentForLink = `-- name: OutboxCountRecentForLink :one
-SELECT count(*)::bigint FROM outbox
-WHERE integration_id = $1 AND link_id = $2 AND created_at > now() - make_interval(secs => $3::float8)
+SELECT count(*)::bigint FROM outbox o
+WHERE o.integration_id = $1::text AND o.link_id = $2::bigint
+  AND o.created_at > greatest(now() - make_interval(secs => $3::float8),
+      coalesce((SELECT l.fuse_reset_at FROM links l WHERE l.integration_id = $1::text AND l.id = $2::bigint), '-infinity'))
 `
 
 type OutboxCountRecentForLinkParams struct {

@@ -74,6 +74,9 @@ CREATE TABLE links (
     origin           text NOT NULL CHECK (origin IN ('leadsquared', 'form', 'automation')),
     paused_at        timestamptz,
     paused_reason    text NOT NULL DEFAULT '',
+    -- When the loop fuse was last reset (links unpause): it counts only
+    -- actions after this.
+    fuse_reset_at    timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (integration_id, id),

@@ -62,5 +62,5 @@ WHERE integration_id = @integration_id AND state = 'active' AND id > @after_id
 ORDER BY id LIMIT @max_rows;
 
 -- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
 WHERE integration_id = @integration_id AND id = @id AND paused_at IS NOT NULL;

@@ -80,8 +80,10 @@ WHERE integration_id = @integration_id AND id = ANY(@ids::bigint[]) AND status =
 
 -- name: OutboxCountRecentForLink :one
 -- Actions enqueued for one link in the window: the loop fuse's measure.
-SELECT count(*)::bigint FROM outbox
-WHERE integration_id = @integration_id AND link_id = @link_id AND created_at > now() - make_interval(secs => @window_seconds::float8);
+SELECT count(*)::bigint FROM outbox o
+WHERE o.integration_id = @integration_id::text AND o.link_id = @link_id::bigint
+  AND o.created_at > greatest(now() - make_interval(secs => @window_seconds::float8),
+      coalesce((SELECT l.fuse_reset_at FROM links l WHERE l.integration_id = @integration_id::text AND l.id = @link_id::bigint), '-infinity'));
 
 -- name: OutboxList :many
 SELECT * FROM outbox

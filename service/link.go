@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -128,4 +131,21 @@ func ptrInt(v int64) *int64 {
 		return nil
 	}
 	return &v
+}
+
+// ErrLinkNotPaused is returned by UnpauseLink for a link that is not paused.
+var ErrLinkNotPaused = errors.New("the link is not paused")
+
+// UnpauseLink lets a link the loop fuse paused sync again. Events that came
+// while it was paused were recorded (outcome paused) but not applied; the
+// next reconcile pass brings both sides back to agreement.
+func UnpauseLink(ctx context.Context, pool *pgxpool.Pool, integration string, id int64) error {
+	n, err := db.New(pool).LinkUnpause(ctx, db.LinkUnpauseParams{IntegrationID: integration, ID: id})
+	if err != nil {
+		return fmt.Errorf("unpause link %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("link %d of %s: %w (or does not exist)", id, integration, ErrLinkNotPaused)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ Commands:
   integration apply -f FILE | list | show ID | rotate-token ID | disable ID
   agents refresh|list ID        the e-mail directory matching owners and agents
   outbox list|retry|drop        inspect and handle failing or dead actions
+  links unpause --integration ID LINK...   let links the loop fuse paused sync again
   audit links|timeline|events|failing|unmatched|lag   support views as tables
   reconcile [--integration ID]  repair differences missed webhooks left
   sandbox                       the service against built-in fakes of both platforms
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"uat":         cmdUAT,
 		"bench":       cmdBench,
 		"fake":        cmdFake,
+		"links":       cmdLinks,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

@@ -23,7 +23,7 @@ func (q *Queries) IntegrationDisable(ctx context.Context, id string) (int64, err
 }
 
 const integrationGet = `-- name: IntegrationGet :one
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations WHERE id = $1
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations WHERE id = $1
 `
 
 func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, error) {
@@ -37,6 +37,8 @@ func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, e
 		&i.LsqSecretKeySealed,
 		&i.LsqRequestsPer5s,
 		&i.LsqPausedUntil,
+		&i.LsqTokens,
+		&i.LsqTokensAt,
 		&i.ReconciledAt,
 		&i.LsqUserID,
 		&i.LimechatBaseUrl,
@@ -58,7 +60,7 @@ func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, e
 }
 
 const integrationList = `-- name: IntegrationList :many
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations ORDER BY id
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations ORDER BY id
 `
 
 func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
@@ -78,6 +80,8 @@ func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
 			&i.LsqSecretKeySealed,
 			&i.LsqRequestsPer5s,
 			&i.LsqPausedUntil,
+			&i.LsqTokens,
+			&i.LsqTokensAt,
 			&i.ReconciledAt,
 			&i.LsqUserID,
 			&i.LimechatBaseUrl,
@@ -162,6 +166,45 @@ func (q *Queries) IntegrationSetTokenHash(ctx context.Context, arg IntegrationSe
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const integrationTakeToken = `-- name: IntegrationTakeToken :one
+WITH cur AS (
+    SELECT i.id,
+           least($2::float8, coalesce(i.lsq_tokens, $2::float8)
+               + extract(epoch FROM now() - coalesce(i.lsq_tokens_at, now()))::float8 * $1::float8) AS tokens,
+           coalesce(extract(epoch FROM i.lsq_paused_until - now())::float8, 0) AS paused_for
+    FROM integrations i WHERE i.id = $3
+    FOR UPDATE
+)
+UPDATE integrations AS t
+SET lsq_tokens = CASE WHEN cur.paused_for <= 0 AND cur.tokens >= 1 THEN cur.tokens - 1 ELSE cur.tokens END,
+    lsq_tokens_at = now()
+FROM cur
+WHERE t.id = cur.id
+RETURNING (cur.paused_for <= 0 AND cur.tokens >= 1)::boolean AS granted,
+          greatest(cur.paused_for, (1 - cur.tokens) / $1::float8)::float8 AS wait_seconds
+`
+
+type IntegrationTakeTokenParams struct {
+	Rate float64
+	Cap  float64
+	ID   string
+}
+
+type IntegrationTakeTokenRow struct {
+	Granted     bool
+	WaitSeconds float64
+}
+
+// Takes one LeadSquared call token from the integration's shared bucket
+// (capacity @cap, refilled at @rate a second) unless the integration is
+// paused; says whether it got one, and how long until the next one when not.
+func (q *Queries) IntegrationTakeToken(ctx context.Context, arg IntegrationTakeTokenParams) (IntegrationTakeTokenRow, error) {
+	row := q.db.QueryRow(ctx, integrationTakeToken, arg.Rate, arg.Cap, arg.ID)
+	var i IntegrationTakeTokenRow
+	err := row.Scan(&i.Granted, &i.WaitSeconds)
+	return i, err
 }
 
 const integrationUpsert = `-- name: IntegrationUpsert :one

@@ -155,6 +155,8 @@ type Integration struct {
 	LsqSecretKeySealed          []byte
 	LsqRequestsPer5s            int32
 	LsqPausedUntil              *time.Time
+	LsqTokens                   *float64
+	LsqTokensAt                 *time.Time
 	ReconciledAt                *time.Time
 	LsqUserID                   string
 	LimechatBaseUrl             string

@@ -11,6 +11,10 @@ CREATE TABLE integrations (
     lsq_secret_key_sealed      bytea NOT NULL,
     lsq_requests_per_5s        integer NOT NULL DEFAULT 5 CHECK (lsq_requests_per_5s BETWEEN 1 AND 100),
     lsq_paused_until           timestamptz,
+    -- The integration's LeadSquared token bucket, shared by every relay
+    -- process (NULL tokens = full): requests_per_5s tokens refilled over 5 s.
+    lsq_tokens                 double precision,
+    lsq_tokens_at              timestamptz,
     -- Watermark of the reconciler's last LeadSquared read (RecentlyModified).
     reconciled_at              timestamptz,
     lsq_user_id                text NOT NULL DEFAULT '',

@@ -56,3 +56,23 @@ UPDATE integrations SET reconciled_at = @reconciled_at WHERE id = @id;
 
 -- name: IntegrationReconciledAt :one
 SELECT reconciled_at FROM integrations WHERE id = @id;
+
+-- name: IntegrationTakeToken :one
+-- Takes one LeadSquared call token from the integration's shared bucket
+-- (capacity @cap, refilled at @rate a second) unless the integration is
+-- paused; says whether it got one, and how long until the next one when not.
+WITH cur AS (
+    SELECT i.id,
+           least(@cap::float8, coalesce(i.lsq_tokens, @cap::float8)
+               + extract(epoch FROM now() - coalesce(i.lsq_tokens_at, now()))::float8 * @rate::float8) AS tokens,
+           coalesce(extract(epoch FROM i.lsq_paused_until - now())::float8, 0) AS paused_for
+    FROM integrations i WHERE i.id = @id
+    FOR UPDATE
+)
+UPDATE integrations AS t
+SET lsq_tokens = CASE WHEN cur.paused_for <= 0 AND cur.tokens >= 1 THEN cur.tokens - 1 ELSE cur.tokens END,
+    lsq_tokens_at = now()
+FROM cur
+WHERE t.id = cur.id
+RETURNING (cur.paused_for <= 0 AND cur.tokens >= 1)::boolean AS granted,
+          greatest(cur.paused_for, (1 - cur.tokens) / @rate::float8)::float8 AS wait_seconds;

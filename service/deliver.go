@@ -144,7 +144,7 @@ const shortPace = 250 * time.Millisecond
 // its attempt given back: the worker moves on to other customers' actions.
 func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
 	for {
-		wait := x.pacer.Take(x.in.ID, x.in.RequestsPer5s)
+		wait := x.pacer.Take(ctx, x.in.ID, x.in.RequestsPer5s)
 		if wait == 0 {
 			return outbox.Outcome{}, true
 		}

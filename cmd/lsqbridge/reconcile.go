@@ -31,7 +31,7 @@ func cmdReconcile(e *env, args []string) error {
 	notifier := outbox.NewNotifier(pool, time.Millisecond, log)
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)
 	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
-	r := service.NewReconciler(pool, sync, platforms, nil, log)
+	r := service.NewReconciler(pool, sync, platforms, service.NewSharedPacer(pool), log)
 	start := time.Now()
 	stats, err := r.RunAll(e.ctx, integrations, *id)
 	ids := make([]string, 0, len(stats))

@@ -26,7 +26,7 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	a.agents = service.NewAgentDirectory(a.pool, platforms, metrics, a.log, 30*time.Second)
 	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
 	a.sync = service.NewSync(a.pool, service.SyncConfig{Agents: a.agents, Notify: notifier.Notify, Metrics: metrics, Logger: a.log})
-	pacer := service.NewPacer()
+	pacer := service.NewSharedPacer(a.pool)
 	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, pacer, a.log)
 	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
 	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{

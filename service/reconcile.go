@@ -47,10 +47,26 @@ type ReconcileStats struct {
 	Changed int // snapshot events that changed something
 	Actions int // actions enqueued
 	Errors  int // reads that failed (the next pass retries)
-	// Busy counts lead links skipped because actions were in flight: the
-	// watermark then stays, so the next pass reads their leads again.
-	Busy     int
+	// Busy counts modified leads skipped because actions were in flight:
+	// the watermark stays before them, so the next pass reads them again.
+	Busy int
+	// holdBack is the oldest modification time among the busy leads.
+	holdBack time.Time
+	// from is where this pass started reading LeadSquared.
+	from     time.Time
 	LeadRead int // leads LeadSquared reported modified since the watermark
+}
+
+// busy notes a modified lead the pass could not look at. A lead without a
+// modification time holds the watermark where this pass started reading.
+func (st *ReconcileStats) busy(modified time.Time) {
+	if modified.IsZero() {
+		modified = st.from
+	}
+	st.Busy++
+	if st.holdBack.IsZero() || (!modified.IsZero() && modified.Before(st.holdBack)) {
+		st.holdBack = modified
+	}
 }
 
 // firstWatermark is how far back the first pass asks LeadSquared.
@@ -74,6 +90,7 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 	if err := r.pacer.Wait(ctx, in.ID, in.RequestsPer5s); err != nil {
 		return st, err
 	}
+	st.from = from
 	// LeadSquared takes whole seconds: round the end up so this second's
 	// changes are in.
 	modified, err := c.LeadSquared.RecentlyModifiedLeads(ctx, from, started.Truncate(time.Second).Add(time.Second))
@@ -106,8 +123,14 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 			break
 		}
 	}
-	if st.Errors == 0 && st.Busy == 0 {
-		if err := r.q.IntegrationSetReconciledAt(ctx, db.IntegrationSetReconciledAtParams{ID: in.ID, ReconciledAt: &started}); err != nil {
+	if st.Errors == 0 {
+		// Leads skipped as busy are read again next pass: the watermark
+		// stays before the oldest of them.
+		wm := started
+		if !st.holdBack.IsZero() && st.holdBack.Before(wm) {
+			wm = st.holdBack
+		}
+		if err := r.q.IntegrationSetReconciledAt(ctx, db.IntegrationSetReconciledAtParams{ID: in.ID, ReconciledAt: &wm}); err != nil {
 			return st, fmt.Errorf("store watermark: %w", err)
 		}
 	}
@@ -132,8 +155,8 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 	}
 	if open > 0 {
 		st.Skipped++ // the relay is still making the sides agree
-		if RecordKind(row.RecordKind) == KindLead {
-			st.Busy++
+		if l, ok := leads[row.RecordID]; ok && RecordKind(row.RecordKind) == KindLead {
+			st.busy(l.ModifiedOn)
 		}
 		return nil
 	}
@@ -176,7 +199,7 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 			return err
 		}
 		if res.Outcome == OutcomeIgnored && rec.Kind == KindLead {
-			st.Busy++
+			st.busy(rec.ModifiedOn)
 		}
 	}
 	return nil

@@ -446,6 +446,13 @@ func LockLead(ctx context.Context, tx pgx.Tx, integration, leadID string) error 
 func (s *Sync) recoverFormCapture(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, eventID int64) (Result, bool, error) {
 	q := db.New(tx)
 	rec := ev.Record
+	// Only an opportunity lsqbridge's own LeadSquared user created, of the
+	// form's type, can be the interrupted capture's: a salesperson's
+	// opportunity on the same lead must not take the agent's ticket.
+	if in.LeadSquaredUserID == "" || rec.ModifiedBy != in.LeadSquaredUserID ||
+		(rec.OpportunityType != 0 && in.Rules.Form.OpportunityType != 0 && rec.OpportunityType != in.Rules.Form.OpportunityType) {
+		return Result{}, false, nil
+	}
 	sub, err := q.FormSubmissionInterrupted(ctx, db.FormSubmissionInterruptedParams{IntegrationID: in.ID, LeadID: firstNonEmpty(rec.LeadID, rec.ID)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Result{}, false, nil

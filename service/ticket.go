@@ -53,6 +53,12 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		}
 	}
 	if !found {
+		if p.Phone == "" && p.Email == "" && p.LeadID != "" {
+			// The contact comes from the lead: one LeadSquared call, paced.
+			if o, ok := x.pace(ctx); !ok {
+				return o
+			}
+		}
 		contact, err := x.contact(ctx, &p)
 		if err != nil {
 			return x.failed(ctx, "find or create contact", err, false)
@@ -127,9 +133,7 @@ func (x *delivery) setTicket(t Ticket, sent time.Time) func(context.Context, pgx
 // creates them. Opportunities carry no contact details, so their lead is read.
 func (x *delivery) contact(ctx context.Context, p *CreateTicketPayload) (Contact, error) {
 	if p.Phone == "" && p.Email == "" && p.LeadID != "" {
-		if err := x.pacer.Wait(ctx, x.in.ID, x.in.RequestsPer5s); err != nil {
-			return Contact{}, err
-		}
+		// (createTicket took a LeadSquared token for this read.)
 		lead, err := x.c.LeadSquared.GetLead(ctx, p.LeadID)
 		if err != nil {
 			return Contact{}, fmt.Errorf("read lead %s: %w", p.LeadID, err)

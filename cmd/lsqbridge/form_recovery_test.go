@@ -97,3 +97,47 @@ func TestConcurrentFormSubmitsDoNotStarveTheDatabasePool(t *testing.T) {
 		}
 	}
 }
+
+// TestSalespersonsOpportunityDoesNotTakeAnInterruptedSubmitsTicket: a
+// submit fails without LeadSquared creating anything (the answer says 502,
+// so lsqbridge cannot know), then a salesperson creates an opportunity on
+// the same lead. That opportunity is not the submission's: it gets its own
+// ticket, and the submission's key is not completed with it.
+func TestSalespersonsOpportunityDoesNotTakeAnInterruptedSubmitsTicket(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(o *sandboxOptions) {
+		o.WrapLeadSquared = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "OpportunityManagement.svc/Capture") {
+					http.Error(rw, "<html>Bad Gateway</html>", http.StatusBadGateway) // nothing created
+					return
+				}
+				h.ServeHTTP(rw, r)
+			})
+		}
+	})
+	w.LSQHooks.SetManual(true)
+	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Sam", "EmailAddress": "sam@example.com", "Phone": "+91-9000055555"}))
+	w.LSQHooks.TakeQueued()
+	w.LSQHooks.SetManual(false)
+	tk := w.customerTicket(service.Contact{Phone: "+919000055555", Name: "Sam"}, map[string]any{"check_in": "2026-12-20"}, "asha@acme.test")
+	if ans := w.submitForm(tk.ID, "k-sam", map[string]string{"mx_Custom_2": "New"}); ans.status < 500 {
+		t.Fatalf("submit = %d %s, want a failure", ans.status, ans.body)
+	}
+	opp := must[service.Record](t)(w.LSQ.CreateOpportunity(lead.ID, map[string]string{
+		"mx_Custom_1": "Walk-in", "Status": "Open", "mx_Custom_4": "2026-12-22", "Owner": w.Users["ravi@acme.test"].ID}))
+	w.settle()
+	var ticket int64
+	if err := w.pool.QueryRow(w.ctx, "SELECT coalesce(ticket_id, 0) FROM links WHERE record_id = $1", opp.ID).Scan(&ticket); err != nil {
+		t.Fatal(err)
+	}
+	if ticket == tk.ID {
+		t.Errorf("the salesperson's opportunity took the agent's ticket %d", tk.ID)
+	}
+	if n := len(w.conversationsFor(opp.ID)); n != 1 {
+		t.Errorf("the salesperson's opportunity has %d tickets of its own, want 1", n)
+	}
+	if again := w.submitForm(tk.ID, "k-sam", map[string]string{"mx_Custom_2": "New"}); again.status == http.StatusCreated {
+		t.Errorf("the failed key now answers 201 %s: it was completed with someone else's opportunity", again.body)
+	}
+}

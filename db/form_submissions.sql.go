@@ -30,17 +30,6 @@ func (q *Queries) FormLeadLinkRetire(ctx context.Context, arg FormLeadLinkRetire
 	return result.RowsAffected(), nil
 }
 
-const formLockTicket = `-- name: FormLockTicket :exec
-SELECT pg_advisory_xact_lock(hashtextextended($1::text, 43))
-`
-
-// Serialises submissions from one ticket (transaction-scoped), so two
-// submissions cannot both take a ticket that has no link yet.
-func (q *Queries) FormLockTicket(ctx context.Context, lockKey string) error {
-	_, err := q.db.Exec(ctx, formLockTicket, lockKey)
-	return err
-}
-
 const formSubmissionFinish = `-- name: FormSubmissionFinish :execrows
 UPDATE form_submissions SET status = $1, response = $2, finished_at = now()
 WHERE integration_id = $3 AND idempotency_key = $4 AND status = 'in_progress'

@@ -10,65 +10,6 @@ import (
 	"time"
 )
 
-const inboundCountByOutcome = `-- name: InboundCountByOutcome :many
-SELECT outcome, count(*)::bigint AS n FROM inbound_events
-WHERE integration_id = $1 GROUP BY outcome ORDER BY outcome
-`
-
-type InboundCountByOutcomeRow struct {
-	Outcome string
-	N       int64
-}
-
-func (q *Queries) InboundCountByOutcome(ctx context.Context, integrationID string) ([]InboundCountByOutcomeRow, error) {
-	rows, err := q.db.Query(ctx, inboundCountByOutcome, integrationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []InboundCountByOutcomeRow{}
-	for rows.Next() {
-		var i InboundCountByOutcomeRow
-		if err := rows.Scan(&i.Outcome, &i.N); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const inboundGet = `-- name: InboundGet :one
-SELECT integration_id, id, source, event_type, dedup_key, link_id, received_at, occurred_at, payload, payload_text, outcome, detail FROM inbound_events WHERE integration_id = $1 AND id = $2
-`
-
-type InboundGetParams struct {
-	IntegrationID string
-	ID            int64
-}
-
-func (q *Queries) InboundGet(ctx context.Context, arg InboundGetParams) (InboundEvent, error) {
-	row := q.db.QueryRow(ctx, inboundGet, arg.IntegrationID, arg.ID)
-	var i InboundEvent
-	err := row.Scan(
-		&i.IntegrationID,
-		&i.ID,
-		&i.Source,
-		&i.EventType,
-		&i.DedupKey,
-		&i.LinkID,
-		&i.ReceivedAt,
-		&i.OccurredAt,
-		&i.Payload,
-		&i.PayloadText,
-		&i.Outcome,
-		&i.Detail,
-	)
-	return i, err
-}
-
 const inboundInsert = `-- name: InboundInsert :one
 INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occurred_at, payload, payload_text, outcome, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -104,50 +45,6 @@ func (q *Queries) InboundInsert(ctx context.Context, arg InboundInsertParams) (i
 	var id int64
 	err := row.Scan(&id)
 	return id, err
-}
-
-const inboundListByOutcome = `-- name: InboundListByOutcome :many
-SELECT integration_id, id, source, event_type, dedup_key, link_id, received_at, occurred_at, payload, payload_text, outcome, detail FROM inbound_events
-WHERE integration_id = $1 AND outcome = $2
-ORDER BY id
-`
-
-type InboundListByOutcomeParams struct {
-	IntegrationID string
-	Outcome       string
-}
-
-func (q *Queries) InboundListByOutcome(ctx context.Context, arg InboundListByOutcomeParams) ([]InboundEvent, error) {
-	rows, err := q.db.Query(ctx, inboundListByOutcome, arg.IntegrationID, arg.Outcome)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []InboundEvent{}
-	for rows.Next() {
-		var i InboundEvent
-		if err := rows.Scan(
-			&i.IntegrationID,
-			&i.ID,
-			&i.Source,
-			&i.EventType,
-			&i.DedupKey,
-			&i.LinkID,
-			&i.ReceivedAt,
-			&i.OccurredAt,
-			&i.Payload,
-			&i.PayloadText,
-			&i.Outcome,
-			&i.Detail,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const inboundPrune = `-- name: InboundPrune :execrows

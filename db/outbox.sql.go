@@ -235,52 +235,6 @@ func (q *Queries) OutboxList(ctx context.Context, arg OutboxListParams) ([]Outbo
 	return items, nil
 }
 
-const outboxListByLink = `-- name: OutboxListByLink :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox WHERE integration_id = $1 AND link_id = $2 ORDER BY id
-`
-
-type OutboxListByLinkParams struct {
-	IntegrationID string
-	LinkID        int64
-}
-
-func (q *Queries) OutboxListByLink(ctx context.Context, arg OutboxListByLinkParams) ([]Outbox, error) {
-	rows, err := q.db.Query(ctx, outboxListByLink, arg.IntegrationID, arg.LinkID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Outbox{}
-	for rows.Next() {
-		var i Outbox
-		if err := rows.Scan(
-			&i.IntegrationID,
-			&i.ID,
-			&i.LinkID,
-			&i.Kind,
-			&i.Payload,
-			&i.IdempotencyKey,
-			&i.CausedBy,
-			&i.Status,
-			&i.Attempts,
-			&i.NextAttemptAt,
-			&i.LeaseUntil,
-			&i.LastError,
-			&i.Outcome,
-			&i.Result,
-			&i.CreatedAt,
-			&i.DeliveredAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const outboxMarkDead = `-- name: OutboxMarkDead :execrows
 UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = $1, outcome = $2
 WHERE integration_id = $3 AND id = $4 AND status = 'delivering' AND attempts = $5::int
@@ -407,18 +361,6 @@ func (q *Queries) OutboxMarkSuperseded(ctx context.Context, arg OutboxMarkSupers
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const outboxNextDue = `-- name: OutboxNextDue :one
-SELECT min(next_attempt_at)::timestamptz FROM outbox WHERE status = 'pending'
-`
-
-// When the next pending action is due, for the relay's sleep.
-func (q *Queries) OutboxNextDue(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, outboxNextDue)
-	var column_1 time.Time
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const outboxOpenBefore = `-- name: OutboxOpenBefore :one

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/db"
@@ -293,11 +292,6 @@ func (r *Relay) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(time.Duration(d), retryAfter)
 }
 
-// Backoff exposes the policy for tests and docs.
-func (r *Relay) Backoff(attempt int, retryAfter time.Duration) time.Duration {
-	return r.backoff(attempt, retryAfter)
-}
-
 func errString(err error) string {
 	if err == nil {
 		return ""
@@ -347,6 +341,3 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 		r.Wake()
 	}
 }
-
-// IsNoRows reports whether err means a query found nothing.
-func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

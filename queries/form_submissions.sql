@@ -20,11 +20,6 @@ WHERE integration_id = @integration_id AND idempotency_key = @idempotency_key AN
 DELETE FROM form_submissions
 WHERE integration_id = @integration_id AND idempotency_key = @idempotency_key AND status = 'in_progress';
 
--- name: FormLockTicket :exec
--- Serialises submissions from one ticket (transaction-scoped), so two
--- submissions cannot both take a ticket that has no link yet.
-SELECT pg_advisory_xact_lock(hashtextextended(@lock_key::text, 43));
-
 -- name: FormLeadLinkRetire :execrows
 -- A lead the form itself created got a ticket-creating link from its
 -- lead-created webhook before the form could mark it: retire that link

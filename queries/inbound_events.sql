@@ -9,18 +9,6 @@ RETURNING id;
 UPDATE inbound_events SET outcome = @outcome, detail = @detail, link_id = sqlc.narg(link_id)
 WHERE integration_id = @integration_id AND id = @id;
 
--- name: InboundGet :one
-SELECT * FROM inbound_events WHERE integration_id = @integration_id AND id = @id;
-
--- name: InboundListByOutcome :many
-SELECT * FROM inbound_events
-WHERE integration_id = @integration_id AND outcome = @outcome
-ORDER BY id;
-
--- name: InboundCountByOutcome :many
-SELECT outcome, count(*)::bigint AS n FROM inbound_events
-WHERE integration_id = @integration_id GROUP BY outcome ORDER BY outcome;
-
 -- name: InboundPrune :execrows
 -- Retention: deletes deliveries older than the cutoff, in batches.
 DELETE FROM inbound_events

@@ -62,9 +62,6 @@ WHERE status = 'delivering' AND lease_until < now();
 -- name: OutboxGet :one
 SELECT * FROM outbox WHERE integration_id = @integration_id AND id = @id;
 
--- name: OutboxListByLink :many
-SELECT * FROM outbox WHERE integration_id = @integration_id AND link_id = @link_id ORDER BY id;
-
 -- name: OutboxPendingOfKinds :many
 -- Waiting actions of some kinds on one link after a claimed one, for folding
 -- several LeadSquared updates of one record into one call. Only the link's
@@ -114,10 +111,6 @@ SELECT integration_id, status, count(*)::bigint AS n,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status;
-
--- name: OutboxNextDue :one
--- When the next pending action is due, for the relay's sleep.
-SELECT min(next_attempt_at)::timestamptz FROM outbox WHERE status = 'pending';
 
 -- name: OutboxOpenKinds :many
 -- Kinds of the link's actions not yet finished: values those actions will

@@ -322,7 +322,7 @@ func formActions(in *Integration, l *Link, tc *ticketContext, values map[string]
 
 // sessionLocks takes session-level advisory locks (key, namespace pairs, in
 // order) on conn and returns their release. They conflict with the
-// transaction-level locks of the same keys (LockLead, FormLockTicket), and
+// transaction-level locks of the same keys (LockLead), and
 // end with the session if the process dies.
 func sessionLocks(ctx context.Context, conn *pgx.Conn, keysAndSpaces ...any) (func(), error) {
 	var held [][2]any

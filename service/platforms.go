@@ -58,9 +58,3 @@ type Clients struct {
 type Platforms interface {
 	For(in *Integration) Clients
 }
-
-// PlatformsFunc adapts a function to Platforms.
-type PlatformsFunc func(in *Integration) Clients
-
-// For calls f.
-func (f PlatformsFunc) For(in *Integration) Clients { return f(in) }

@@ -273,48 +273,35 @@ func (s *Sync) fuse(ctx context.Context, q *db.Queries, in *Integration, linkID 
 	return true, fmt.Sprintf("loop fuse: %d actions for this link within a minute exceeds %d", int(n)+adding, limit), nil
 }
 
-func insertParams(integration string, l *Link) db.LinkInsertParams {
-	fields, _ := json.Marshal(l.Fields)
-	seen, _ := json.Marshal(l.Seen)
-	if l.Seen == nil {
-		seen = []byte("{}")
+// jsonObject encodes one of a link's maps (strings, times, ledgers: they
+// always encode) for a jsonb NOT NULL column; a nil map is {}.
+func jsonObject(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "null" {
+		return []byte("{}")
 	}
+	return b
+}
+
+func insertParams(integration string, l *Link) db.LinkInsertParams {
 	return db.LinkInsertParams{
-		Seen:          seen,
+		Fields: jsonObject(l.Fields), Seen: jsonObject(l.Seen),
 		IntegrationID: integration, RecordKind: string(l.Kind), RecordID: l.RecordID, LeadID: l.LeadID,
 		TicketID: ptrInt(l.TicketID), ContactID: ptrInt(l.ContactID), OwnerEmail: l.OwnerEmail,
-		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels, Fields: fields,
+		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels,
 		LsqSeenAt: ptrTime(l.LeadSquaredSeenAt), LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, Origin: l.Origin,
 	}
 }
 
 func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
-	fields, err := json.Marshal(l.Fields)
-	if err != nil {
-		return err
-	}
-	written, err := json.Marshal(l.Written)
-	if err != nil {
-		return err
-	}
-	if l.Written == nil {
-		written = []byte("{}")
-	}
-	seen, err := json.Marshal(l.Seen)
-	if err != nil {
-		return err
-	}
-	if l.Seen == nil {
-		seen = []byte("{}")
-	}
 	var pausedAt *time.Time
 	if l.Paused {
 		now := time.Now()
 		pausedAt = &now
 	}
-	err = q.LinkSaveState(ctx, db.LinkSaveStateParams{
+	err := q.LinkSaveState(ctx, db.LinkSaveStateParams{
 		IntegrationID: l.IntegrationID, ID: l.ID, OwnerEmail: l.OwnerEmail, OwnerChangedAt: ptrTime(l.OwnerChangedAt),
-		Labels: l.Labels, Fields: fields, Written: written, Seen: seen, LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
+		Labels: l.Labels, Fields: jsonObject(l.Fields), Written: jsonObject(l.Written), Seen: jsonObject(l.Seen), LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
 		LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, PausedAt: pausedAt, PausedReason: l.PausedReason,
 	})
 	if err != nil {

@@ -82,8 +82,7 @@ func (w *world) secondIntegration(id string, lsqNow func() time.Time) *otherSide
 	x.in = must[*service.Integration](t)(w.app.integrations.Get(w.ctx, id))
 	must[service.RefreshStats](t)(w.app.agents.Refresh(w.ctx, x.in))
 	hdr := http.Header{"X-Lsqbridge-Token": {res.Token}}
-	for _, ev := range []string{"lead-created", "lead-updated", "lead-owner-changed", "lead-stage-changed",
-		"opportunity-created", "opportunity-updated", "opportunity-stage-changed"} {
+	for _, ev := range leadsquared.WebhookEvents() {
 		x.LSQ.SetWebhook(ev, w.URL+"/v1/webhooks/leadsquared/"+id+"/"+ev, hdr)
 	}
 	x.LC.SetWebhook(w.URL+"/v1/webhooks/limechat/"+id+"?token="+res.Token, nil, nil)

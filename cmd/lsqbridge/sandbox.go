@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
 	"github.com/lsqbridge/lsqbridge/service"
@@ -230,8 +231,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	}
 	s.URL = "http://" + ln.Addr().String()
 	hdr := http.Header{"X-Lsqbridge-Token": {s.Token}}
-	for _, ev := range []string{"lead-created", "lead-updated", "lead-owner-changed", "lead-stage-changed",
-		"opportunity-created", "opportunity-updated", "opportunity-stage-changed"} {
+	for _, ev := range leadsquared.WebhookEvents() {
 		s.LSQ.SetWebhook(ev, s.URL+"/v1/webhooks/leadsquared/demo/"+ev, hdr)
 	}
 	var secret []byte

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
 	"github.com/lsqbridge/lsqbridge/service"
@@ -25,27 +27,44 @@ func withPerson(fake, person http.Handler) http.Handler {
 	return mux
 }
 
-type personReply struct {
-	w http.ResponseWriter
+// personError carries the HTTP status of a failed person action; any other
+// error is the fake refusing the action (422).
+type personError struct {
+	status int
+	err    error
 }
 
-func (p personReply) ok(v any) {
-	p.w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(p.w).Encode(v)
+func (e *personError) Error() string { return e.err.Error() }
+
+func badRequest(err error) error { return &personError{http.StatusBadRequest, err} }
+func notFound(err error) error   { return &personError{http.StatusNotFound, err} }
+
+// handle serves one person action as JSON: do's result, or its error with
+// its status.
+func handle(mux *http.ServeMux, pattern string, do func(r *http.Request) (any, error)) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		v, err := do(r)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			status := http.StatusUnprocessableEntity
+			var pe *personError
+			if errors.As(err, &pe) {
+				status = pe.status
+			}
+			w.WriteHeader(status)
+			v = map[string]string{"error": err.Error()}
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	})
 }
 
-func (p personReply) fail(status int, err error) {
-	p.w.Header().Set("Content-Type", "application/json")
-	p.w.WriteHeader(status)
-	_ = json.NewEncoder(p.w).Encode(map[string]string{"error": err.Error()})
-}
-
+// decodeJSON reads an optional JSON body into v; a malformed one is a 400.
 func decodeJSON(r *http.Request, v any) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
+		return badRequest(fmt.Errorf("body: %w", err))
 	}
 	return nil
 }
@@ -59,161 +78,124 @@ func leadSquaredPerson(f *lsqfake.Fake) http.Handler {
 				return u.ID, nil
 			}
 		}
-		return "", fmt.Errorf("no LeadSquared user %s", email)
+		return "", badRequest(fmt.Errorf("no LeadSquared user %s", email))
 	}
-	type fieldsBody struct {
-		Fields map[string]string `json:"fields"`
-		Owner  string            `json:"owner"` // e-mail
-	}
-	withOwner := func(b fieldsBody, key string) error {
-		if b.Owner == "" {
-			return nil
+	// fields decodes {"fields": {…}, "owner": "e-mail"}, the owner becoming
+	// the ownerKey field (OwnerId on leads, Owner on opportunities).
+	fields := func(r *http.Request, ownerKey string) (map[string]string, error) {
+		var b struct {
+			Fields map[string]string `json:"fields"`
+			Owner  string            `json:"owner"`
 		}
-		id, err := userID(b.Owner)
-		if err != nil {
-			return err
-		}
-		if b.Fields == nil {
-			b.Fields = map[string]string{}
-		}
-		b.Fields[key] = id
-		return nil
-	}
-	mux.HandleFunc("GET /_person/users", func(w http.ResponseWriter, r *http.Request) { personReply{w}.ok(f.Users()) })
-	mux.HandleFunc("GET /_person/leads", func(w http.ResponseWriter, r *http.Request) { personReply{w}.ok(f.Leads()) })
-	mux.HandleFunc("POST /_person/leads", func(w http.ResponseWriter, r *http.Request) {
-		var b fieldsBody
 		if err := decodeJSON(r, &b); err != nil {
-			personReply{w}.fail(400, err)
-			return
+			return nil, err
 		}
 		if b.Fields == nil {
 			b.Fields = map[string]string{}
 		}
-		if err := withOwner(b, "OwnerId"); err != nil {
-			personReply{w}.fail(400, err)
-			return
+		if b.Owner != "" {
+			id, err := userID(b.Owner)
+			if err != nil {
+				return nil, err
+			}
+			b.Fields[ownerKey] = id
 		}
-		rec, err := f.CreateLead(b.Fields)
-		if err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		personReply{w}.ok(rec)
-	})
-	mux.HandleFunc("GET /_person/leads/{id}", func(w http.ResponseWriter, r *http.Request) {
-		rec, ok := f.Lead(r.PathValue("id"))
+		return b.Fields, nil
+	}
+	lead := func(id string) (any, error) {
+		rec, ok := f.Lead(id)
 		if !ok {
-			personReply{w}.fail(404, fmt.Errorf("no lead %s", r.PathValue("id")))
-			return
+			return nil, notFound(fmt.Errorf("no lead %s", id))
 		}
-		personReply{w}.ok(rec)
+		return rec, nil
+	}
+	opportunity := func(id string) (any, error) {
+		rec, ok := f.Opportunity(id)
+		if !ok {
+			return nil, notFound(fmt.Errorf("no opportunity %s", id))
+		}
+		return rec, nil
+	}
+
+	handle(mux, "GET /_person/users", func(*http.Request) (any, error) { return f.Users(), nil })
+	handle(mux, "GET /_person/leads", func(*http.Request) (any, error) { return f.Leads(), nil })
+	handle(mux, "POST /_person/leads", func(r *http.Request) (any, error) {
+		fs, err := fields(r, "OwnerId")
+		if err != nil {
+			return nil, err
+		}
+		return f.CreateLead(fs)
 	})
-	mux.HandleFunc("GET /_person/leads/{id}/activities", func(w http.ResponseWriter, r *http.Request) {
-		personReply{w}.ok(f.Activities(r.PathValue("id")))
+	handle(mux, "GET /_person/leads/{id}", func(r *http.Request) (any, error) { return lead(r.PathValue("id")) })
+	handle(mux, "GET /_person/leads/{id}/activities", func(r *http.Request) (any, error) {
+		return f.Activities(r.PathValue("id")), nil
 	})
-	mux.HandleFunc("POST /_person/leads/{id}/owner", func(w http.ResponseWriter, r *http.Request) {
+	handle(mux, "POST /_person/leads/{id}/owner", func(r *http.Request) (any, error) {
 		var b struct {
 			Email string `json:"email"`
 		}
 		if err := decodeJSON(r, &b); err != nil {
-			personReply{w}.fail(400, err)
-			return
+			return nil, err
 		}
 		id, err := userID(b.Email)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.ChangeLeadOwner(r.PathValue("id"), id); err != nil {
+			return nil, err
+		}
+		return map[string]string{"owner": id}, nil
+	})
+	handle(mux, "POST /_person/leads/{id}/fields", func(r *http.Request) (any, error) {
+		fs, err := fields(r, "OwnerId")
 		if err == nil {
-			err = f.ChangeLeadOwner(r.PathValue("id"), id)
+			err = f.SetLeadFields(r.PathValue("id"), fs)
 		}
 		if err != nil {
-			personReply{w}.fail(422, err)
-			return
+			return nil, err
 		}
-		personReply{w}.ok(map[string]string{"owner": id})
+		return lead(r.PathValue("id"))
 	})
-	mux.HandleFunc("POST /_person/leads/{id}/fields", func(w http.ResponseWriter, r *http.Request) {
-		var b fieldsBody
-		if err := decodeJSON(r, &b); err != nil {
-			personReply{w}.fail(400, err)
-			return
-		}
-		if err := f.SetLeadFields(r.PathValue("id"), b.Fields); err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		rec, _ := f.Lead(r.PathValue("id"))
-		personReply{w}.ok(rec)
-	})
-	mux.HandleFunc("POST /_person/leads/{id}/opportunities", func(w http.ResponseWriter, r *http.Request) {
-		var b fieldsBody
-		if err := decodeJSON(r, &b); err != nil {
-			personReply{w}.fail(400, err)
-			return
-		}
-		if b.Fields == nil {
-			b.Fields = map[string]string{}
-		}
-		if err := withOwner(b, "Owner"); err != nil {
-			personReply{w}.fail(400, err)
-			return
-		}
-		rec, err := f.CreateOpportunity(r.PathValue("id"), b.Fields)
+	handle(mux, "POST /_person/leads/{id}/opportunities", func(r *http.Request) (any, error) {
+		fs, err := fields(r, "Owner")
 		if err != nil {
-			personReply{w}.fail(422, err)
-			return
+			return nil, err
 		}
-		personReply{w}.ok(rec)
+		return f.CreateOpportunity(r.PathValue("id"), fs)
 	})
-	mux.HandleFunc("GET /_person/opportunities/{id}", func(w http.ResponseWriter, r *http.Request) {
-		rec, ok := f.Opportunity(r.PathValue("id"))
-		if !ok {
-			personReply{w}.fail(404, fmt.Errorf("no opportunity %s", r.PathValue("id")))
-			return
+	handle(mux, "GET /_person/opportunities/{id}", func(r *http.Request) (any, error) { return opportunity(r.PathValue("id")) })
+	handle(mux, "POST /_person/opportunities/{id}/fields", func(r *http.Request) (any, error) {
+		fs, err := fields(r, "Owner")
+		if err == nil {
+			err = f.UpdateOpportunity(r.PathValue("id"), fs)
 		}
-		personReply{w}.ok(rec)
-	})
-	mux.HandleFunc("POST /_person/opportunities/{id}/fields", func(w http.ResponseWriter, r *http.Request) {
-		var b fieldsBody
-		if err := decodeJSON(r, &b); err != nil {
-			personReply{w}.fail(400, err)
-			return
+		if err != nil {
+			return nil, err
 		}
-		if err := withOwner(b, "Owner"); err != nil {
-			personReply{w}.fail(400, err)
-			return
-		}
-		if err := f.UpdateOpportunity(r.PathValue("id"), b.Fields); err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		rec, _ := f.Opportunity(r.PathValue("id"))
-		personReply{w}.ok(rec)
+		return opportunity(r.PathValue("id"))
 	})
 	// POST /_person/webhooks {"url_base": "...", "header": {...}}: where this
 	// fake sends its webhooks, one URL per event (url_base + "/" + event).
-	mux.HandleFunc("POST /_person/webhooks", func(w http.ResponseWriter, r *http.Request) {
+	handle(mux, "POST /_person/webhooks", func(r *http.Request) (any, error) {
 		var b struct {
 			URLBase string            `json:"url_base"`
 			Header  map[string]string `json:"header"`
 		}
 		if err := decodeJSON(r, &b); err != nil || b.URLBase == "" {
-			personReply{w}.fail(400, fmt.Errorf("want {\"url_base\": …, \"header\": {…}}: %v", err))
-			return
+			return nil, badRequest(fmt.Errorf("want {\"url_base\": …, \"header\": {…}}: %v", err))
 		}
 		h := http.Header{}
 		for k, v := range b.Header {
 			h.Set(k, v)
 		}
-		for _, ev := range leadSquaredEvents {
+		events := leadsquared.WebhookEvents()
+		for _, ev := range events {
 			f.SetWebhook(ev, strings.TrimRight(b.URLBase, "/")+"/"+ev, h)
 		}
-		personReply{w}.ok(map[string]any{"events": leadSquaredEvents})
+		return map[string]any{"events": events}, nil
 	})
 	return mux
 }
-
-// leadSquaredEvents are the webhook events lsqbridge takes, one URL each.
-var leadSquaredEvents = []string{"lead-created", "lead-updated", "lead-owner-changed", "lead-stage-changed",
-	"opportunity-created", "opportunity-updated", "opportunity-stage-changed"}
 
 // limeChatPerson acts as a LimeChat agent.
 func limeChatPerson(f *limechatfake.Fake) http.Handler {
@@ -226,12 +208,22 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 		}
 		return 0, fmt.Errorf("no LimeChat agent %s", email)
 	}
-	convID := func(r *http.Request) (int64, error) {
-		return strconv.ParseInt(r.PathValue("id"), 10, 64)
+	// onConversation runs change on the path's conversation and answers it.
+	onConversation := func(r *http.Request, change func(id int64) error) (any, error) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err == nil {
+			err = change(id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t, _ := f.Conversation(id)
+		return t, nil
 	}
-	mux.HandleFunc("GET /_person/agents", func(w http.ResponseWriter, r *http.Request) { personReply{w}.ok(f.Agents()) })
-	mux.HandleFunc("GET /_person/flow-events", func(w http.ResponseWriter, r *http.Request) { personReply{w}.ok(f.FlowEvents()) })
-	mux.HandleFunc("GET /_person/conversations", func(w http.ResponseWriter, r *http.Request) {
+
+	handle(mux, "GET /_person/agents", func(*http.Request) (any, error) { return f.Agents(), nil })
+	handle(mux, "GET /_person/flow-events", func(*http.Request) (any, error) { return f.FlowEvents(), nil })
+	handle(mux, "GET /_person/conversations", func(r *http.Request) (any, error) {
 		rid := r.URL.Query().Get("lsq_record_id")
 		out := []service.Ticket{}
 		for _, c := range f.Conversations() {
@@ -239,83 +231,53 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 				out = append(out, c)
 			}
 		}
-		personReply{w}.ok(out)
+		return out, nil
 	})
-	mux.HandleFunc("POST /_person/conversations", func(w http.ResponseWriter, r *http.Request) {
+	handle(mux, "POST /_person/conversations", func(r *http.Request) (any, error) {
 		var c service.Contact
 		if err := decodeJSON(r, &c); err != nil {
-			personReply{w}.fail(400, err)
-			return
+			return nil, err
 		}
-		t, err := f.CreateConversationByPerson(c)
-		if err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		personReply{w}.ok(t)
+		return f.CreateConversationByPerson(c)
 	})
-	mux.HandleFunc("POST /_person/conversations/{id}/assign", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			Email string `json:"email"`
-		}
-		id, err := convID(r)
-		if err == nil {
-			err = decodeJSON(r, &b)
-		}
-		var agent int64
-		if err == nil {
-			agent, err = agentID(b.Email)
-		}
-		if err == nil {
-			err = f.AssignAgent(id, agent)
-		}
-		if err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		t, _ := f.Conversation(id)
-		personReply{w}.ok(t)
+	handle(mux, "POST /_person/conversations/{id}/assign", func(r *http.Request) (any, error) {
+		return onConversation(r, func(id int64) error {
+			var b struct {
+				Email string `json:"email"`
+			}
+			if err := decodeJSON(r, &b); err != nil {
+				return err
+			}
+			agent, err := agentID(b.Email)
+			if err != nil {
+				return err
+			}
+			return f.AssignAgent(id, agent)
+		})
 	})
-	mux.HandleFunc("POST /_person/conversations/{id}/labels", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			Label string `json:"label"`
-		}
-		id, err := convID(r)
-		if err == nil {
-			err = decodeJSON(r, &b)
-		}
-		if err == nil {
-			err = f.AddLabel(id, b.Label)
-		}
-		if err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		t, _ := f.Conversation(id)
-		personReply{w}.ok(t)
+	handle(mux, "POST /_person/conversations/{id}/labels", func(r *http.Request) (any, error) {
+		return onConversation(r, func(id int64) error {
+			var b struct {
+				Label string `json:"label"`
+			}
+			if err := decodeJSON(r, &b); err != nil {
+				return err
+			}
+			return f.AddLabel(id, b.Label)
+		})
 	})
-	mux.HandleFunc("DELETE /_person/conversations/{id}/labels/{label}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := convID(r)
-		if err == nil {
-			err = f.RemoveLabel(id, r.PathValue("label"))
-		}
-		if err != nil {
-			personReply{w}.fail(422, err)
-			return
-		}
-		t, _ := f.Conversation(id)
-		personReply{w}.ok(t)
+	handle(mux, "DELETE /_person/conversations/{id}/labels/{label}", func(r *http.Request) (any, error) {
+		return onConversation(r, func(id int64) error { return f.RemoveLabel(id, r.PathValue("label")) })
 	})
 	// POST /_person/webhooks {"url": "...", "secret": "...", "automation_url": "..."}
-	mux.HandleFunc("POST /_person/webhooks", func(w http.ResponseWriter, r *http.Request) {
+	handle(mux, "POST /_person/webhooks", func(r *http.Request) (any, error) {
 		var b struct {
 			URL           string `json:"url"`
 			Secret        string `json:"secret"`
 			AutomationURL string `json:"automation_url"`
 		}
 		if err := decodeJSON(r, &b); err != nil || b.URL == "" {
-			personReply{w}.fail(400, fmt.Errorf("want {\"url\": …, \"secret\": …, \"automation_url\": …}: %v", err))
-			return
+			return nil, badRequest(fmt.Errorf("want {\"url\": …, \"secret\": …, \"automation_url\": …}: %v", err))
 		}
 		var secret []byte
 		if b.Secret != "" {
@@ -325,7 +287,7 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 		if b.AutomationURL != "" {
 			f.SetAutomationWebhook(b.AutomationURL, nil)
 		}
-		personReply{w}.ok(map[string]string{"url": "set"})
+		return map[string]string{"url": "set"}, nil
 	})
 	return mux
 }

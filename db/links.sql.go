@@ -130,9 +130,9 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 
 const linkInsert = `-- name: LinkInsert :one
 INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email,
-                   owner_changed_at, labels, fields, seen, lsq_seen_at, limechat_seen_at, state, origin)
+                   owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12, $13, $14, $15)
+        $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
 RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at
 `
@@ -148,6 +148,7 @@ type LinkInsertParams struct {
 	OwnerChangedAt *time.Time
 	Labels         []string
 	Fields         []byte
+	Written        []byte
 	Seen           []byte
 	LsqSeenAt      *time.Time
 	LimechatSeenAt *time.Time
@@ -169,6 +170,7 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		arg.OwnerChangedAt,
 		arg.Labels,
 		arg.Fields,
+		arg.Written,
 		arg.Seen,
 		arg.LsqSeenAt,
 		arg.LimechatSeenAt,

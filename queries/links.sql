@@ -2,9 +2,9 @@
 -- Creates a link; a concurrent or repeated creation of the same record
 -- returns nothing (the caller then locks the existing row).
 INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email,
-                   owner_changed_at, labels, fields, seen, lsq_seen_at, limechat_seen_at, state, origin)
+                   owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin)
 VALUES (@integration_id, @record_kind, @record_id, @lead_id, sqlc.narg(ticket_id), sqlc.narg(contact_id), @owner_email,
-        sqlc.narg(owner_changed_at), @labels, @fields, @seen, sqlc.narg(lsq_seen_at), sqlc.narg(limechat_seen_at), @state, @origin)
+        sqlc.narg(owner_changed_at), @labels, @fields, @written, @seen, sqlc.narg(lsq_seen_at), sqlc.narg(limechat_seen_at), @state, @origin)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
 RETURNING *;
 

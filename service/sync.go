@@ -285,7 +285,7 @@ func jsonObject(v any) []byte {
 
 func insertParams(integration string, l *Link) db.LinkInsertParams {
 	return db.LinkInsertParams{
-		Fields: jsonObject(l.Fields), Seen: jsonObject(l.Seen),
+		Fields: jsonObject(l.Fields), Written: jsonObject(l.Written), Seen: jsonObject(l.Seen),
 		IntegrationID: integration, RecordKind: string(l.Kind), RecordID: l.RecordID, LeadID: l.LeadID,
 		TicketID: ptrInt(l.TicketID), ContactID: ptrInt(l.ContactID), OwnerEmail: l.OwnerEmail,
 		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels,

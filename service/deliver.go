@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -245,8 +246,14 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 		!cur.UpdatedAt.IsZero() && !after.UpdatedAt.IsZero() {
 		window = []time.Time{cur.UpdatedAt, after.UpdatedAt}
 	}
+	record := x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)
 	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
-		Finish: x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)}
+		Finish: func(ctx context.Context, tx pgx.Tx) error {
+			if err := record(ctx, tx); err != nil {
+				return err
+			}
+			return x.realignOwner(ctx, tx, ActAssign, p.Email)
+		}}
 }
 
 func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
@@ -401,9 +408,17 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 			if ownerEmail != "" {
 				// Lead.Update without postUpdatedLead fires no webhook; an
 				// opportunity update does.
-				return x.recordWrite(writtenOwner, ownerEmail, "", sent, x.link.Kind == KindLead)(ctx, tx)
+				if err := x.recordWrite(writtenOwner, ownerEmail, "", sent, x.link.Kind == KindLead)(ctx, tx); err != nil {
+					return err
+				}
+				if err := x.realignOwner(ctx, tx, ActSetOwner, ownerEmail); err != nil {
+					return err
+				}
 			}
-			return nil
+			others := maps.Clone(fields)
+			delete(others, "OwnerId")
+			delete(others, "Owner")
+			return x.realignFields(ctx, tx, others)
 		}}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -134,6 +135,8 @@ type sandboxOptions struct {
 	AppOptions []appOption
 	// poolMaxConns sizes the test world's database pool (tests only).
 	poolMaxConns int32
+	// requestsPer5s is the demo integration's LeadSquared pace (default 25).
+	requestsPer5s int
 }
 
 // startSandbox starts both fakes and lsqbridge, applies the demo
@@ -189,7 +192,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	}
 	icfg := &service.IntegrationConfig{
 		ID: "demo", Name: "Sandbox demo",
-		LeadSquared: service.LeadSquaredConfig{Host: s.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: 25,
+		LeadSquared: service.LeadSquaredConfig{Host: s.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: cmp.Or(o.requestsPer5s, 25),
 			IntegrationUserID: s.LSQ.APIUserID()},
 		LimeChat:    service.LimeChatConfig{BaseURL: s.LCURL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
 		FlowBuilder: service.FlowBuilderConfig{URL: s.LCURL, AccountID: demoFBAccount, Key: demoFBKey},

@@ -129,11 +129,17 @@ func notSent(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
 
+// ticketWait is how often an action that needs its link's ticket looks again.
+const ticketWait = 30 * time.Second
+
 func (x *delivery) needTicket() (outbox.Outcome, bool) {
 	if x.link.TicketID != 0 {
 		return outbox.Outcome{}, true
 	}
-	return outbox.Outcome{Verdict: outbox.Retry, Err: errors.New("the link has no ticket yet"), Note: "not_sent"}, false
+	// Not a failure: the action waits for the ticket (its create may be
+	// held behind a dead action, or retried), spending no attempt.
+	return outbox.Outcome{Verdict: outbox.Retry, Deferred: true, RetryAfter: ticketWait,
+		Err: errors.New("waiting for the link's ticket to be created"), Note: "not_sent"}, false
 }
 
 // shortPace is the longest a worker waits for a LeadSquared token itself;

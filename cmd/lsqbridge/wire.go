@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
 	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{
 		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,
+		// In-flight deliveries get two thirds of the shutdown time; the
+		// rest records their outcomes.
+		ShutdownGrace: cmp.Or(cfg.ShutdownTimeout, defaultShutdownTimeout) * 2 / 3,
 	})
 	notifier.Subscribe(a.relay.Wake)
 	h.Webhooks = &httpapi.Webhooks{Integrations: a.integrations, Sync: a.sync, Logger: a.log}

@@ -22,6 +22,10 @@ import (
 // maxWebhookBody caps what one delivery may send.
 const maxWebhookBody = 1 << 20
 
+// maxDeliveryID is the longest X-Chatwoot-Delivery header taken as a
+// delivery id (Chatwoot sends a UUID).
+const maxDeliveryID = 200
+
 // signatureSkew is how old a signed LimeChat delivery may be.
 const signatureSkew = 5 * time.Minute
 
@@ -128,7 +132,16 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, "integration is disabled")
 		return
 	}
+	if reason := service.Unusable(body); reason != "" {
+		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, reason)
+		return
+	}
 	events, err := leadsquared.ParseWebhook(event, r.Header, body)
+	if err == nil {
+		if reason := service.UnusableEvents(events); reason != "" {
+			err = errors.New(reason)
+		}
+	}
 	if err != nil {
 		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
 		return
@@ -138,7 +151,7 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 			// A body with no record in it (an empty batch): kept, not acted on.
 			if _, err := h.Sync.Record(ctx, in.ID, service.SourceLeadSquared, event, hashKey(event, body), body,
 				service.OutcomeIgnored, "the payload holds no record"); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+				h.unavailable(w, in, service.SourceLeadSquared, err)
 				return
 			}
 			lsqAnswer(w, true, "nothing to do (no record in the payload)")
@@ -147,25 +160,33 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		lsqAnswer(w, true, "nothing to do (verification call)")
 		return
 	}
-	outcomes := make([]string, 0, len(events))
-	for _, ev := range events {
-		res, err := h.Sync.Apply(ctx, in, ev, body)
-		if err != nil {
-			// Nothing was committed: answer a failure so LeadSquared retries.
-			h.log().Error("apply LeadSquared webhook", "integration", in.ID, "event", event, "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
-			return
-		}
-		outcomes = append(outcomes, res.Outcome)
+	results, err := h.Sync.ApplyDelivery(ctx, in, service.Delivery{Source: service.SourceLeadSquared, Name: event, Raw: body}, events)
+	if err != nil {
+		h.unavailable(w, in, service.SourceLeadSquared, err)
+		return
+	}
+	outcomes := make([]string, len(results))
+	for i, res := range results {
+		outcomes[i] = res.Outcome
 	}
 	lsqAnswer(w, true, fmt.Sprint(outcomes))
+}
+
+// unavailable answers a delivery that could not even be stored: the
+// database cannot be written, so the platform should send it again.
+func (h *Webhooks) unavailable(w http.ResponseWriter, in *service.Integration, src service.Source, err error) {
+	h.log().Error("store webhook: database unavailable", "integration", in.ID, "source", src, "err", err)
+	if src == service.SourceLeadSquared {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
 }
 
 // reject stores an unusable delivery and answers it.
 func (h *Webhooks) reject(ctx context.Context, w http.ResponseWriter, in *service.Integration, src service.Source, event string, body []byte, reason string) {
 	if _, err := h.Sync.Reject(ctx, in.ID, src, event, hashKey(event, body), body, reason); err != nil {
-		h.log().Error("store rejected webhook", "integration", in.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+		h.unavailable(w, in, src, err)
 		return
 	}
 	if src == service.SourceLeadSquared {
@@ -212,7 +233,21 @@ func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if id := r.Header.Get("X-Chatwoot-Delivery"); len(id) > maxDeliveryID {
+		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body,
+			fmt.Sprintf("the X-Chatwoot-Delivery header is %d characters long; a delivery id is a UUID", len(id)))
+		return
+	}
+	if reason := service.Unusable(body); reason != "" {
+		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body, reason)
+		return
+	}
 	events, err := limechat.ParseWebhook(r.Header, body)
+	if err == nil {
+		if reason := service.UnusableEvents(events); reason != "" {
+			err = errors.New(reason)
+		}
+	}
 	if err != nil {
 		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body, err.Error())
 		return
@@ -223,30 +258,30 @@ func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
 			key = hashKey("ignored", body)
 		}
 		if _, err := h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "other", key, body, service.OutcomeIgnored, "event type not synced"); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			h.unavailable(w, in, service.SourceLimeChat, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"outcome": service.OutcomeIgnored})
 		return
 	}
-	var last service.Result
-	for _, ev := range events {
-		var res service.Result
-		var err error
-		if ev.Type == service.EventAutomation {
-			// Automation calls belong on the /automation route; kept, not acted on.
-			res, err = h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "automation."+ev.Automation, ev.DedupKey, body,
-				service.OutcomeIgnored, "automation rule webhooks go to /v1/webhooks/limechat/"+in.ID+"/automation")
-		} else {
-			res, err = h.Sync.Apply(ctx, in, ev, body)
-		}
+	if events[0].Type == service.EventAutomation {
+		// Automation calls belong on the /automation route; kept, not acted on.
+		ev := events[0]
+		res, err := h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "automation."+ev.Automation, ev.DedupKey, body,
+			service.OutcomeIgnored, "automation rule webhooks go to /v1/webhooks/limechat/"+in.ID+"/automation")
 		if err != nil {
-			h.log().Error("apply LimeChat webhook", "integration", in.ID, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			h.unavailable(w, in, service.SourceLimeChat, err)
 			return
 		}
-		last = res
+		writeJSON(w, http.StatusOK, map[string]any{"outcome": res.Outcome, "event_id": res.EventID})
+		return
 	}
+	results, err := h.Sync.ApplyDelivery(ctx, in, service.Delivery{Source: service.SourceLimeChat, Raw: body}, events)
+	if err != nil {
+		h.unavailable(w, in, service.SourceLimeChat, err)
+		return
+	}
+	last := results[len(results)-1]
 	writeJSON(w, http.StatusOK, map[string]any{"outcome": last.Outcome, "event_id": last.EventID})
 }
 

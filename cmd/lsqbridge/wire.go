@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -46,6 +47,8 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	}
 	a.workers = append(a.workers, a.refreshAgents, func(ctx context.Context) {
 		outbox.RunPruner(ctx, a.pool, outbox.Retention{}, a.log)
+	}, func(ctx context.Context) {
+		a.sync.RunRetries(ctx, a.integrations, parseStored, 5*time.Second)
 	})
 	if cfg.ReconcileEvery > 0 {
 		a.workers = append(a.workers, func(ctx context.Context) { a.reconciler.RunEvery(ctx, a.integrations, cfg.ReconcileEvery) })
@@ -111,4 +114,16 @@ func (p *platforms) For(in *service.Integration) service.Clients {
 	}
 	p.cache[in.ID] = cachedClients{version: in.ConfigVersion, c: c}
 	return c
+}
+
+// parseStored parses a stored delivery again (a webhook whose first
+// application failed): the body with the name it was stored under.
+func parseStored(src service.Source, name string, body []byte) ([]service.Event, error) {
+	switch src {
+	case service.SourceLeadSquared:
+		return leadsquared.ParseWebhook(name, nil, body)
+	case service.SourceLimeChat:
+		return limechat.ParseWebhook(nil, body)
+	}
+	return nil, fmt.Errorf("deliveries from %q are not parsed", src)
 }

@@ -91,7 +91,9 @@ func (b *relayBundle) row(id int64) row {
 }
 
 // makeDue makes every pending action due now, instead of waiting out backoffs.
-func (b *relayBundle) makeDue() { b.exec("UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'") }
+func (b *relayBundle) makeDue() {
+	b.exec("UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'")
+}
 
 // stubHandler records the order each link's actions reached it in and
 // answers with outcome (Delivered when nil).

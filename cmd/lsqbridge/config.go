@@ -21,6 +21,11 @@ type Config struct {
 	LogLevel     string
 	// ReconcileEvery is the reconciler's period inside serve (0 = off).
 	ReconcileEvery time.Duration
+	// AllowLoopback lets integrations use platform URLs on loopback
+	// addresses, over http:// too (the sandbox sets it; tests and local
+	// fakes set LSQBRIDGE_ALLOW_LOOPBACK). Off, credentials go to public
+	// https:// hosts only.
+	AllowLoopback bool
 
 	// envErrs are environment values that did not parse; Validate names them.
 	envErrs []error
@@ -45,7 +50,16 @@ func envConfig(getenv func(string) string) Config {
 		}
 		every = d
 	}
+	loopback := false
+	if v := getenv("LSQBRIDGE_ALLOW_LOOPBACK"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LSQBRIDGE_ALLOW_LOOPBACK=%q is not true or false", v))
+		}
+		loopback = b
+	}
 	return Config{
+		AllowLoopback:  loopback,
 		DatabaseURL:    getenv("DATABASE_URL"),
 		Listen:         cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
 		PublicURL:      getenv("LSQBRIDGE_PUBLIC_URL"),

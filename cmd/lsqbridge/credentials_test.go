@@ -583,7 +583,17 @@ func TestRefusalsLookTheSame(t *testing.T) {
 			t.Errorf("the Dashboard App page of %s differs from demo's", id)
 		}
 	}
-	// LeadSquared's URL check (HEAD) answers alike too.
+	// The reasons are counted for alerts, and nowhere shown to the caller.
+	metrics := string(w.call(http.MethodGet, "/metrics", nil, nil).body)
+	for _, series := range []string{`lsqbridge_requests_refused_total{reason="disabled",route="leadsquared"}`,
+		`lsqbridge_requests_refused_total{reason="unknown_integration",route="page"}`,
+		`lsqbridge_requests_refused_total{reason="bad_signature",route="limechat"}`,
+		`lsqbridge_requests_refused_total{reason="bad_link",route="form"}`} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+		// LeadSquared's URL check (HEAD) answers alike too.
 	for _, id := range []string{"demo", "nope", "off"} {
 		if a := w.call(http.MethodHead, "/v1/webhooks/leadsquared/"+id+"/lead-created", nil, nil); a.status != http.StatusOK || len(a.body) != 0 {
 			t.Errorf("HEAD for %s = %d", id, a.status)
@@ -676,6 +686,18 @@ func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	}
 	all := map[service.Power]bool{service.PowerLeadSquared: true, service.PowerLimeChat: true, service.PowerAutomation: true, service.PowerApp: true}
 	expect("after migrating", all)
+	pool, err := pgxpool.New(ctx, dbURL)
+	check(t, err)
+	t.Cleanup(pool.Close)
+	store := service.NewIntegrations(pool, nil)
+	warned := func() string {
+		var b bytes.Buffer
+		warnLegacyCredentials(ctx, store, slog.New(slog.NewJSONHandler(&b, nil)))
+		return b.String()
+	}
+	if w := warned(); !strings.Contains(w, `"integration":"gate","powers":"leadsquared,limechat,automation,app"`) {
+		t.Errorf("serve's start-up warning after migrating: %q", w)
+	}
 	if show := c.mustRun("integration", "show", "gate"); strings.Count(show, `"legacy_shared_token": true`) != 4 {
 		t.Errorf("show after migrating: want four powers on the shared token:\n%s", show)
 	}
@@ -694,6 +716,9 @@ func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	expect("after rotating app", all)
 	c.mustRun("integration", "rotate-token", "gate", "--for", "limechat,automation")
 	expect("after rotating everything", nil)
+	if w := warned(); w != "" {
+		t.Errorf("serve still warns after every power was rotated: %s", w)
+	}
 	if list := c.mustRun("integration", "list"); !strings.Contains(list, " own ") {
 		t.Errorf("list after rotating every power:\n%s", list)
 	}

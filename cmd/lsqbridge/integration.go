@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -328,4 +329,27 @@ func checkFields(e *env, cfg *service.IntegrationConfig) error {
 		opp[code] = fields
 	}
 	return cfg.CheckFields(lead, opp)
+}
+
+// warnLegacyCredentials logs, once at start, each integration whose routes
+// still take the shared pre-00010 webhook token (see docs/operations.md,
+// Security): it works, but one token still opens several doors.
+func warnLegacyCredentials(ctx context.Context, store *service.Integrations, log *slog.Logger) {
+	list, err := store.List(ctx)
+	if err != nil {
+		log.Warn("list integrations for their credentials", "err", err)
+		return
+	}
+	for _, s := range list {
+		var legacy []string
+		for _, c := range s.Credentials {
+			if c.Legacy {
+				legacy = append(legacy, string(c.Power))
+			}
+		}
+		if len(legacy) > 0 && !s.Disabled {
+			log.Warn("integration still takes its shared pre-00010 webhook token; rotate these credentials",
+				"integration", s.ID, "powers", strings.Join(legacy, ","))
+		}
+	}
 }

@@ -593,7 +593,7 @@ func TestRefusalsLookTheSame(t *testing.T) {
 			t.Errorf("/metrics lacks %s", series)
 		}
 	}
-		// LeadSquared's URL check (HEAD) answers alike too.
+	// LeadSquared's URL check (HEAD) answers alike too.
 	for _, id := range []string{"demo", "nope", "off"} {
 		if a := w.call(http.MethodHead, "/v1/webhooks/leadsquared/"+id+"/lead-created", nil, nil); a.status != http.StatusOK || len(a.body) != 0 {
 			t.Errorf("HEAD for %s = %d", id, a.status)

@@ -53,6 +53,9 @@ func checkDial(address string, allowLoopback bool) error {
 		return fmt.Errorf("outbound: refusing to dial %q: not an IP address", host)
 	}
 	if err := service.PublicAddress(ip, allowLoopback); err != nil {
+		if ip.Unmap().IsLoopback() {
+			return fmt.Errorf("outbound: refusing to connect: %w (local fakes on loopback: set LSQBRIDGE_ALLOW_LOOPBACK=true)", err)
+		}
 		return fmt.Errorf("outbound: refusing to connect: %w", err)
 	}
 	return nil
@@ -69,7 +72,11 @@ func (g *schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
-		return nil, errors.New("outbound: refusing a request over " + r.URL.Scheme + "://: credentials go over https:// only")
+		msg := "outbound: refusing a request over " + r.URL.Scheme + "://: credentials go over https:// only"
+		if isLoopbackHost(r.URL.Hostname()) {
+			msg += " (local fakes on loopback: set LSQBRIDGE_ALLOW_LOOPBACK=true)"
+		}
+		return nil, errors.New(msg)
 	}
 	return g.next.RoundTrip(r)
 }

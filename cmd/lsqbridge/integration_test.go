@@ -254,6 +254,28 @@ func assertNoClearSecrets(t *testing.T, dbURL string, secrets []string) {
 	if n != 1 {
 		t.Fatalf("found %d integration rows, want 1", n)
 	}
+	// Credentials are kept as hashes only.
+	crows, err := conn.Query(ctx, `SELECT t::text, encode(coalesce(secret_hash, ''), 'escape') FROM credentials t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crows.Close()
+	n = 0
+	for crows.Next() {
+		var text, raw string
+		if err := crows.Scan(&text, &raw); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, s := range secrets {
+			if strings.Contains(text, s) || strings.Contains(raw, s) {
+				t.Errorf("a stored credential row contains a secret in clear text (%.6s…)", s)
+			}
+		}
+	}
+	if n != 4 {
+		t.Errorf("found %d credential rows, want one per power", n)
+	}
 }
 
 // TestIntegrationApplyChecksFieldNamesAgainstLeadSquared applies against the

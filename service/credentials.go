@@ -192,7 +192,7 @@ func (s *Integrations) check(ctx context.Context, id string, p Power) (credentia
 	return credentialGate{row: row}, nil
 }
 
-// admitSecret compares a presented secret with the credentialGate's hash in constant
+// admitSecret compares a presented secret with the gate's hash in constant
 // time. The Dashboard App key of an integration that still has its legacy
 // shared token is the key lsqbridge derived from that token before 00010.
 func (s *Integrations) admitSecret(id string, p Power, g credentialGate, secret string) error {

@@ -641,7 +641,7 @@ func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	c.mustRun("integration", "apply", "-f", file)
 
 	// Back to the schema before 00010, with the row as that release kept it.
-	c.mustRun("migrate", "down", "--to", "3")
+	c.mustRun("migrate", "down", "--to", "9")
 	const shared = "pre-00010-shared-webhook-token-kept-in-platform-settings"
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)

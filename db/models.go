@@ -137,6 +137,17 @@ type AuditUnmatchedAgent struct {
 	MatchedNow    bool
 }
 
+type Credential struct {
+	IntegrationID string
+	Power         string
+	SecretHash    []byte
+	PreviousHash  []byte
+	Version       int32
+	RotatedAt     *time.Time
+	LinkTokens    *float64
+	LinkTokensAt  *time.Time
+}
+
 type FormSubmission struct {
 	IntegrationID  string
 	IdempotencyKey string

@@ -23,6 +23,11 @@ type IntegrationConfig struct {
 	LimeChat    LimeChatConfig    `yaml:"limechat"`
 	FlowBuilder FlowBuilderConfig `yaml:"flow_builder"`
 	Rules       Rules             `yaml:",inline"`
+	// AllowLoopback lets the platform URLs be http:// or https:// on a
+	// loopback address (the sandbox's and tests' fakes). It is never read
+	// from the file: the sandbox sets it, and `integration apply` from
+	// LSQBRIDGE_ALLOW_LOOPBACK.
+	AllowLoopback bool `yaml:"-"`
 }
 
 // LeadSquaredConfig is the LeadSquared side of an integration.
@@ -121,6 +126,9 @@ type FormRules struct {
 	IncompleteTag string            `yaml:"incomplete_tag" json:"incomplete_tag,omitempty"`
 	// PageLinkTTL is how long a signed agent-page link stays valid.
 	PageLinkTTL Duration `yaml:"page_link_ttl" json:"page_link_ttl,omitempty"`
+	// AppLinksPerMinute bounds the form links the Dashboard App key may
+	// sign (for the whole account, every process together).
+	AppLinksPerMinute int `yaml:"app_links_per_minute" json:"app_links_per_minute,omitempty"`
 }
 
 // FuseRules bounds actions per link to stop any loop the rules might build.
@@ -243,6 +251,9 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
 		if opts == "inline" {
 			for k, v := range yamlFields(f.Type) {
 				out[k] = v

@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -28,7 +29,9 @@ func (c *IntegrationConfig) Validate() error {
 	}
 	if c.LeadSquared.Host == "" {
 		add("leadsquared.host", "required (for example api-in21.leadsquared.com)")
-	} else if _, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+	} else if u, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+		add("leadsquared.host", "%v", err)
+	} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
 		add("leadsquared.host", "%v", err)
 	}
 	if c.LeadSquared.RequestsPer5s == 0 {
@@ -37,8 +40,10 @@ func (c *IntegrationConfig) Validate() error {
 	if c.LeadSquared.RequestsPer5s < 1 || c.LeadSquared.RequestsPer5s > 100 {
 		add("leadsquared.requests_per_5s", "must be between 1 and 100 (your plan's limit; Pro is 5)")
 	}
-	if _, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
+	if u, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
 		add("limechat.base_url", "required: a URL such as https://app.limechat.ai")
+	} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
+		add("limechat.base_url", "%v", err)
 	}
 	if c.LimeChat.AccountID <= 0 {
 		add("limechat.account_id", "required: a positive number")
@@ -47,7 +52,9 @@ func (c *IntegrationConfig) Validate() error {
 		add("limechat.inbox_id", "required: a positive number")
 	}
 	if c.FlowBuilder.URL != "" {
-		if _, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+		if u, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+			add("flow_builder.url", "%v", err)
+		} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
 			add("flow_builder.url", "%v", err)
 		}
 		if c.FlowBuilder.AccountID == "" {
@@ -136,6 +143,12 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 	if r.Form.PageLinkTTL == 0 {
 		r.Form.PageLinkTTL = Duration(24 * time.Hour)
 	}
+	if r.Form.AppLinksPerMinute == 0 {
+		r.Form.AppLinksPerMinute = DefaultAppLinksPerMinute
+	}
+	if r.Form.AppLinksPerMinute < 1 || r.Form.AppLinksPerMinute > 6000 {
+		add("form.app_links_per_minute", "must be between 1 and 6000 (form links the Dashboard App key may sign a minute)")
+	}
 	if r.Fuse.MaxActionsPerMinute == 0 {
 		r.Fuse.MaxActionsPerMinute = 30
 	}
@@ -199,6 +212,56 @@ func NormalizeBaseURL(s string) (string, error) {
 		return "", errors.New("credentials do not belong in the URL")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// CheckOutboundURL refuses a platform base URL lsqbridge must not send
+// credentials to: anything but https://, and a host that is a loopback,
+// private, link-local or otherwise non-public address (or "localhost").
+// With allowLoopback (the sandbox and tests, explicitly), a loopback host is
+// accepted over http:// or https://; private addresses never are. Names
+// that resolve to such addresses are refused when connecting instead
+// (lsqbridge's outbound HTTP client checks every address it dials).
+func CheckOutboundURL(base string, allowLoopback bool) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("not a URL: %q", base)
+	}
+	host := u.Hostname()
+	loopback := strings.EqualFold(host, "localhost")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := PublicAddress(ip, allowLoopback); err != nil {
+			return err
+		}
+		loopback = ip.Unmap().IsLoopback()
+	} else if loopback && !allowLoopback {
+		return fmt.Errorf("%s is this machine: credentials go to public hosts only", host)
+	}
+	if u.Scheme != "https" && !(loopback && allowLoopback && u.Scheme == "http") {
+		return fmt.Errorf("must be https:// (got %s://): credentials are never sent in clear", u.Scheme)
+	}
+	return nil
+}
+
+// cgnat is the shared address space (RFC 6598), private in all but name.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// PublicAddress says whether lsqbridge may connect to ip with credentials:
+// not loopback (unless allowLoopback), private, link-local (cloud metadata
+// services live there), shared, unspecified or multicast.
+func PublicAddress(ip netip.Addr, allowLoopback bool) error {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		if allowLoopback {
+			return nil
+		}
+		return fmt.Errorf("%s is a loopback address: credentials go to public hosts only", ip)
+	case ip.IsPrivate(), cgnat.Contains(ip):
+		return fmt.Errorf("%s is a private address: credentials go to public hosts only", ip)
+	case !ip.IsGlobalUnicast():
+		return fmt.Errorf("%s is not a public unicast address: credentials go to public hosts only", ip)
+	}
+	return nil
 }
 
 // WatchedFields lists the record fields some rule looks at, by kind; only

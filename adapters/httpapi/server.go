@@ -32,10 +32,13 @@ type Config struct {
 func New(cfg Config) http.Handler {
 	r := mux.NewRouter()
 	registerHealthRoutes(r, cfg)
+	refused := newRefusedCounter(cfg.Registry)
 	if cfg.Webhooks != nil {
+		cfg.Webhooks.refused = refused
 		cfg.Webhooks.register(r)
 	}
 	if cfg.Forms != nil {
+		cfg.Forms.refused = refused
 		cfg.Forms.register(r)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat"
@@ -41,6 +42,8 @@ type Webhooks struct {
 	Logger       *slog.Logger
 	// Now is the clock for signature timestamps (time.Now when nil).
 	Now func() time.Time
+
+	refused *prometheus.CounterVec // see auth.go
 }
 
 func (h *Webhooks) register(r *mux.Router) {
@@ -64,28 +67,6 @@ func lsqAnswer(w http.ResponseWriter, ok bool, reason string) {
 		status = "Error"
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"Status": status, "StatusReason": reason})
-}
-
-// authenticate loads the integration and checks the webhook token (header
-// X-Lsqbridge-Token, or ?token= for platforms that cannot send headers).
-func (h *Webhooks) authenticate(r *http.Request) (*service.Integration, int, string) {
-	id := mux.Vars(r)["integration"]
-	in, err := h.Integrations.Get(r.Context(), id)
-	if errors.Is(err, service.ErrIntegrationNotFound) {
-		return nil, http.StatusNotFound, "unknown integration"
-	}
-	if err != nil {
-		h.log().Error("load integration", "integration", id, "err", err)
-		return nil, http.StatusServiceUnavailable, "temporarily unavailable"
-	}
-	token := r.Header.Get("X-Lsqbridge-Token")
-	if token == "" {
-		token = r.URL.Query().Get("token")
-	}
-	if !service.TokenMatches(token, in.TokenHash) {
-		return nil, http.StatusUnauthorized, "missing or wrong webhook token"
-	}
-	return in, http.StatusOK, ""
 }
 
 // readBody reads a bounded body; too large is reported, not fatal: the
@@ -112,13 +93,8 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	in, status, msg := h.authenticate(r)
-	if in == nil {
-		if status == http.StatusUnauthorized || status == http.StatusServiceUnavailable {
-			writeJSON(w, status, map[string]string{"Status": "Error", "StatusReason": msg})
-			return
-		}
-		lsqAnswer(w, false, msg)
+	in, ok := h.admit(w, r, service.PowerLeadSquared) // auth.go
+	if !ok {
 		return
 	}
 	event := mux.Vars(r)["event"]
@@ -126,10 +102,6 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err != nil {
 		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
-		return
-	}
-	if in.Disabled {
-		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, "integration is disabled")
 		return
 	}
 	if reason := service.Unusable(body); reason != "" {
@@ -199,9 +171,8 @@ func (h *Webhooks) reject(ctx context.Context, w http.ResponseWriter, in *servic
 // limeChatAuth authenticates a LimeChat delivery: token, then (when the
 // integration has a signing secret) the signature over the raw bytes.
 func (h *Webhooks) limeChatAuth(w http.ResponseWriter, r *http.Request, signed bool) (*service.Integration, []byte, bool) {
-	in, status, msg := h.authenticate(r)
-	if in == nil {
-		writeError(w, status, msg)
+	in, ok := h.admit(w, r, webhookPower(signed)) // auth.go
+	if !ok {
 		return nil, nil, false
 	}
 	body, err := readBody(w, r)
@@ -215,13 +186,9 @@ func (h *Webhooks) limeChatAuth(w http.ResponseWriter, r *http.Request, signed b
 			now = h.Now()
 		}
 		if err := limechat.VerifySignature([]byte(in.LimeChatWebhookSecret), r.Header, body, now, signatureSkew); err != nil {
-			writeError(w, http.StatusUnauthorized, "signature check failed: "+err.Error())
+			h.refuseSignature(w, r, in.ID, err) // auth.go
 			return nil, nil, false
 		}
-	}
-	if in.Disabled {
-		h.reject(r.Context(), w, in, service.SourceLimeChat, "unknown", body, "integration is disabled")
-		return nil, nil, false
 	}
 	return in, body, true
 }

@@ -247,3 +247,31 @@ func TestAPIErrorClassification(t *testing.T) {
 		})
 	}
 }
+
+// TestRedirectsAreNotFollowedWithTheKeys: a 3xx answer is a permanent error
+// and the host it points at never sees a request (nor the key headers),
+// even with a caller's client that would follow it.
+func TestRedirectsAreNotFollowedWithTheKeys(t *testing.T) {
+	t.Parallel()
+	elsewhere, stolen := server(t, func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, http.StatusOK, "application/json", `[]`)
+	})
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, elsewhere.URL+"/v2/steal", status)
+		})
+		c := leadsquared.New(leadsquared.Config{BaseURL: srv.URL, AccessKey: testAccessKey, SecretKey: testSecretKey,
+			HTTPClient: &http.Client{}, Timeout: time.Second, RetryBackoff: time.Millisecond})
+		_, err := c.Users(context.Background())
+		class, _ := service.ClassOf(err)
+		if err == nil || class != service.ClassPermanent || !strings.Contains(err.Error(), "redirect") {
+			t.Errorf("%d: got %v (class %v); want a permanent error saying it was redirected", status, err, class)
+		}
+		if err != nil && (strings.Contains(err.Error(), testAccessKey) || strings.Contains(err.Error(), testSecretKey)) {
+			t.Errorf("%d: the error carries a key: %v", status, err)
+		}
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests (with the keys)", n)
+	}
+}

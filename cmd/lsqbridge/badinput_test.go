@@ -146,7 +146,7 @@ func (w *world) deliver(d delivery, at time.Time) (int, string) {
 
 func (w *world) postDelivery(t testing.TB, d delivery, at time.Time) (int, string) {
 	t.Helper()
-	u := w.URL + "/v1/webhooks/limechat/demo?token=" + w.Token
+	u := w.URL + "/v1/webhooks/limechat/demo?token=" + w.Creds.LimeChat
 	if d.lsq {
 		u = w.URL + "/v1/webhooks/leadsquared/demo/" + d.event
 	}
@@ -154,7 +154,7 @@ func (w *world) postDelivery(t testing.TB, d delivery, at time.Time) (int, strin
 	check(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	if d.lsq {
-		req.Header.Set("X-Lsqbridge-Token", w.Token)
+		req.Header.Set("X-Lsqbridge-Token", w.Creds.LeadSquared)
 	} else {
 		ts, sig := limechat.Sign([]byte(demoWebhookSig), at, d.body)
 		req.Header.Set("X-Chatwoot-Timestamp", ts)

@@ -28,7 +28,7 @@ func TestBrowserOpportunityFormFixBadDateAndSubmit(t *testing.T) {
 		CustomAttributes: map[string]any{"city": "Pune"}},
 		map[string]any{"check_in": "20/12/2026", "check_out": "2026-12-24"}, "asha@acme.test")
 
-	a := w.call(http.MethodGet, formPath(tk.ID)+"/link", map[string]string{"X-Lsqbridge-Token": w.Token}, nil)
+	a := w.call(http.MethodGet, formPath(tk.ID)+"/link", map[string]string{"X-Lsqbridge-App-Key": w.Creds.App}, nil)
 	var link struct{ URL string }
 	a.decode(t, &link)
 	if a.status != http.StatusOK || link.URL == "" {

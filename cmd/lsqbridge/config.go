@@ -33,6 +33,11 @@ type Config struct {
 	// ShutdownTimeout bounds serve's exit after SIGTERM: HTTP drains and
 	// the relay finishes (or hands back) its deliveries within it.
 	ShutdownTimeout time.Duration
+	// AllowLoopback lets integrations use platform URLs on loopback
+	// addresses, over http:// too (the sandbox sets it; tests and local
+	// fakes set LSQBRIDGE_ALLOW_LOOPBACK). Off, credentials go to public
+	// https:// hosts only.
+	AllowLoopback bool
 
 	// envErrs are environment values that did not parse; Validate names them.
 	envErrs []error
@@ -72,6 +77,14 @@ func envConfig(getenv func(string) string) Config {
 		}
 		return d
 	}
+	loopback := false
+	if v := getenv("LSQBRIDGE_ALLOW_LOOPBACK"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LSQBRIDGE_ALLOW_LOOPBACK=%q is not true or false", v))
+		}
+		loopback = b
+	}
 	c := Config{
 		DatabaseURL:        getenv("DATABASE_URL"),
 		Listen:             cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
@@ -84,6 +97,7 @@ func envConfig(getenv func(string) string) Config {
 		DBStatementTimeout: duration("LSQBRIDGE_DB_STATEMENT_TIMEOUT", defaultStatementTimout, "30s"),
 		DBLockTimeout:      duration("LSQBRIDGE_DB_LOCK_TIMEOUT", defaultLockTimeout, "5s"),
 		ShutdownTimeout:    duration("LSQBRIDGE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "15s"),
+		AllowLoopback:      loopback,
 	}
 	c.envErrs = errs
 	return c

@@ -89,7 +89,7 @@ func newDeliverer(t testing.TB, pool *pgxpool.Pool) *service.Deliverer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(), service.NewPacer(), nil)
+	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(true), service.NewPacer(), nil)
 }
 
 // expireLeases makes every in-flight action's lease run out, as time would

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ type answer struct {
 	header http.Header
 }
 
-func (a answer) decode(t *testing.T, v any) {
+func (a answer) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("decode %s: %v", a.body, err)
@@ -69,10 +70,25 @@ func formPath(ticket int64) string {
 	return fmt.Sprintf("/v1/integrations/demo/tickets/%d/opportunity-form", ticket)
 }
 
-// submitForm posts field values to a ticket's form with the integration token.
+// formAuth asks for a signed link to a ticket's form with the Dashboard App
+// key, as the Dashboard App does, and returns the headers the page's script
+// sends with it.
+func (w *world) formAuth(ticket int64) map[string]string {
+	w.t.Helper()
+	a := w.call(http.MethodGet, formPath(ticket)+"/link", map[string]string{"X-Lsqbridge-App-Key": w.Creds.App}, nil)
+	var link struct{ Path string }
+	a.decode(w.t, &link)
+	u, err := url.Parse(link.Path)
+	if a.status != http.StatusOK || err != nil || u.Query().Get("sig") == "" {
+		w.t.Fatalf("form link of ticket %d: %d %s", ticket, a.status, a.body)
+	}
+	return map[string]string{"X-Lsqbridge-Link-Expires": u.Query().Get("exp"), "X-Lsqbridge-Link-Signature": u.Query().Get("sig")}
+}
+
+// submitForm posts field values to a ticket's form with a signed link.
 func (w *world) submitForm(ticket int64, key string, fields map[string]string) answer {
 	w.t.Helper()
-	h := map[string]string{"X-Lsqbridge-Token": w.Token}
+	h := w.formAuth(ticket)
 	if key != "" {
 		h["Idempotency-Key"] = key
 	}
@@ -135,7 +151,7 @@ func TestOpportunityFormListsTypeFieldsWithPrefill(t *testing.T) {
 		CustomAttributes: map[string]any{"city": "Pune"}},
 		map[string]any{"check_in": "2026-12-20", "check_out": "2026-12-24"}, "asha@acme.test")
 
-	a := w.call(http.MethodGet, formPath(tk.ID), map[string]string{"X-Lsqbridge-Token": w.Token}, nil)
+	a := w.call(http.MethodGet, formPath(tk.ID), w.formAuth(tk.ID), nil)
 	if a.status != http.StatusOK {
 		t.Fatalf("GET form: %d %s", a.status, a.body)
 	}
@@ -409,7 +425,7 @@ func TestOpportunityFormAutomation(t *testing.T) {
 		"status": "open", "custom_attributes": map[string]any{"check_in": "2026-11-02"}, "meta": map[string]any{"sender": map[string]any{"id": ct.ID}}}
 	for i := range 2 {
 		payload["unread_count"] = i
-		a := w.call(http.MethodPost, "/v1/webhooks/limechat/demo/automation", map[string]string{"X-Lsqbridge-Token": w.Token}, payload)
+		a := w.call(http.MethodPost, "/v1/webhooks/limechat/demo/automation", map[string]string{"X-Lsqbridge-Token": w.Creds.Automation}, payload)
 		var res service.AutomationResult
 		a.decode(t, &res)
 		if a.status != http.StatusOK || res.Outcome != service.AutomationDuplicate || res.Submission == nil || res.Submission.OpportunityID != opp.ID {

@@ -76,16 +76,18 @@ func (w *world) secondIntegration(id string, lsqNow func() time.Time) *otherSide
 		LimeChat:    service.LimeChatConfig{BaseURL: lcSrv.URL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
 		FlowBuilder: service.FlowBuilderConfig{URL: lcSrv.URL, AccountID: demoFBAccount, Key: demoFBKey},
 		Rules:       demoRules(),
+		// The fakes listen on loopback.
+		AllowLoopback: true,
 	}
 	check(t, cfg.Validate())
 	res := must[service.ApplyResult](t)(w.app.integrations.Apply(w.ctx, cfg))
 	x.in = must[*service.Integration](t)(w.app.integrations.Get(w.ctx, id))
 	must[service.RefreshStats](t)(w.app.agents.Refresh(w.ctx, x.in))
-	hdr := http.Header{"X-Lsqbridge-Token": {res.Token}}
+	hdr := http.Header{"X-Lsqbridge-Token": {res.Credentials.LeadSquared}}
 	for _, ev := range leadsquared.WebhookEvents() {
 		x.LSQ.SetWebhook(ev, w.URL+"/v1/webhooks/leadsquared/"+id+"/"+ev, hdr)
 	}
-	x.LC.SetWebhook(w.URL+"/v1/webhooks/limechat/"+id+"?token="+res.Token, nil, nil)
+	x.LC.SetWebhook(w.URL+"/v1/webhooks/limechat/"+id+"?token="+res.Credentials.LimeChat, nil, nil)
 	return x
 }
 

@@ -109,8 +109,9 @@ type sandbox struct {
 	URL      string // lsqbridge
 	LSQURL   string
 	LCURL    string
-	Token    string
-	In       *service.Integration
+	// Creds are the demo integration's credentials, one per route.
+	Creds service.Credentials
+	In    *service.Integration
 	// Users and Agents by e-mail.
 	Users  map[string]service.User
 	Agents map[string]service.User
@@ -197,6 +198,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		LimeChat:    service.LimeChatConfig{BaseURL: s.LCURL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
 		FlowBuilder: service.FlowBuilderConfig{URL: s.LCURL, AccountID: demoFBAccount, Key: demoFBKey},
 		Rules:       rules,
+		// The fakes listen on 127.0.0.1: the sandbox allows loopback,
+		// explicitly, for its own integration and its platform clients.
+		AllowLoopback: true,
 	}
 	if o.Signed {
 		icfg.LimeChat.WebhookSecret = demoWebhookSig
@@ -205,6 +209,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return nil, fmt.Errorf("demo integration: %w", err)
 	}
 
+	cfg.AllowLoopback = true
 	a, err := newApp(ctx, cfg, pool, log, o.AppOptions...)
 	if err != nil {
 		return nil, err
@@ -214,13 +219,17 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	if err != nil {
 		return nil, err
 	}
-	if res.Token == "" {
-		// The demo integration existed (a previous sandbox run): new token.
-		if res.Token, err = a.integrations.RotateToken(ctx, "demo"); err != nil {
-			return nil, err
+	s.Creds = res.Credentials
+	if !res.Created {
+		// The demo integration existed (a previous run): new credentials.
+		for _, p := range service.Powers {
+			secret, err := a.integrations.Rotate(ctx, "demo", p)
+			if err != nil {
+				return nil, err
+			}
+			s.Creds = withCredential(s.Creds, p, secret)
 		}
 	}
-	s.Token = res.Token
 	if s.In, err = a.integrations.Get(ctx, "demo"); err != nil {
 		return nil, err
 	}
@@ -233,7 +242,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.URL = "http://" + ln.Addr().String()
-	hdr := http.Header{"X-Lsqbridge-Token": {s.Token}}
+	hdr := http.Header{"X-Lsqbridge-Token": {s.Creds.LeadSquared}}
 	for _, ev := range leadsquared.WebhookEvents() {
 		s.LSQ.SetWebhook(ev, s.URL+"/v1/webhooks/leadsquared/demo/"+ev, hdr)
 	}
@@ -241,9 +250,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	if o.Signed {
 		secret = []byte(demoWebhookSig)
 	}
-	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Token, nil, secret)
+	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Creds.LimeChat, nil, secret)
 	if o.Automation {
-		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
+		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Creds.Automation, nil)
 	}
 
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

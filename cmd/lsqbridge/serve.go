@@ -44,6 +44,7 @@ func cmdServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnLegacyCredentials(e.ctx, app.integrations, log) // integration.go
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

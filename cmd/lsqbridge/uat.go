@@ -42,8 +42,9 @@ func cmdUAT(e *env, args []string) error {
 		return err
 	}
 	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.stderr,
-		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey})}
-	u.c = newPlatforms().For(in)
+		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
+			HTTPClient: outboundClient(e.cfg.AllowLoopback)})}
+	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)
 	results := u.run()
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

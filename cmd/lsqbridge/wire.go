@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 		return err
 	}
 	a.integrations = service.NewIntegrations(a.pool, sealer)
-	platforms := newPlatforms()
+	platforms := newPlatforms(cfg.AllowLoopback)
 	metrics := service.NewMetrics(reg)
 	a.agents = service.NewAgentDirectory(a.pool, platforms, metrics, a.log, 30*time.Second)
 	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
@@ -86,8 +87,11 @@ func (a *app) refreshAgents(ctx context.Context) {
 }
 
 // platforms builds adapter clients per integration, reusing them while the
-// integration's configuration version is unchanged.
+// integration's configuration version is unchanged. Every client goes
+// through one outbound HTTP client (outbound.go): https:// to public
+// addresses only, never following redirects.
 type platforms struct {
+	hc    *http.Client
 	mu    sync.Mutex
 	cache map[string]cachedClients
 }
@@ -97,7 +101,11 @@ type cachedClients struct {
 	c       service.Clients
 }
 
-func newPlatforms() *platforms { return &platforms{cache: map[string]cachedClients{}} }
+// newPlatforms returns the clients' factory; allowLoopback also lets them
+// reach loopback addresses (the sandbox's and tests' fakes).
+func newPlatforms(allowLoopback bool) *platforms {
+	return &platforms{hc: outboundClient(allowLoopback), cache: map[string]cachedClients{}}
+}
 
 func (p *platforms) For(in *service.Integration) service.Clients {
 	p.mu.Lock()
@@ -106,11 +114,11 @@ func (p *platforms) For(in *service.Integration) service.Clients {
 		return c.c
 	}
 	c := service.Clients{
-		LeadSquared: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey}),
-		LimeChat:    limechat.New(limechat.Config{BaseURL: in.LimeChatURL, AccountID: in.LimeChatAccountID, APIToken: in.LimeChatToken}),
+		LeadSquared: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey, HTTPClient: p.hc}),
+		LimeChat:    limechat.New(limechat.Config{BaseURL: in.LimeChatURL, AccountID: in.LimeChatAccountID, APIToken: in.LimeChatToken, HTTPClient: p.hc}),
 	}
 	if in.FlowBuilderURL != "" {
-		c.FlowBuilder = limechat.NewFlowBuilder(limechat.FlowBuilderConfig{BaseURL: in.FlowBuilderURL, AccountID: in.FlowBuilderAccountID, Key: in.FlowBuilderKey})
+		c.FlowBuilder = limechat.NewFlowBuilder(limechat.FlowBuilderConfig{BaseURL: in.FlowBuilderURL, AccountID: in.FlowBuilderAccountID, Key: in.FlowBuilderKey, HTTPClient: p.hc})
 	}
 	p.cache[in.ID] = cachedClients{version: in.ConfigVersion, c: c}
 	return c

@@ -307,9 +307,9 @@ func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
 			"a previous attempt may have reached Flow-builder (%s); not re-sent so the customer is not messaged twice: "+
 				"check Flow-builder, then `lsqbridge outbox retry` or `drop`", x.a.LastError)}
 	}
-	if p.Phone == "" && x.link.TicketID != 0 {
-		if t, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID); err == nil {
-			p.Phone = FlowPhone(t.Contact.Phone)
+	if p.Phone == "" {
+		if o, ok := x.flowPhone(ctx, &p); !ok {
+			return o
 		}
 	}
 	if p.Data == nil {

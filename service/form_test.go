@@ -129,7 +129,7 @@ func TestFormCheckMergesSubmissionOverPrefill(t *testing.T) {
 			if tt.contact != nil {
 				form.Contact = *tt.contact
 			}
-			values, verr := checkForm(form, tt.submitted)
+			values, verr := checkForm(form, tt.submitted, nil)
 			if len(tt.wantErrs) == 0 {
 				if verr != nil {
 					t.Fatalf("checkForm: %v", verr)

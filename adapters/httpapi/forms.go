@@ -126,15 +126,20 @@ func (f *Forms) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	values := make(map[string]string, len(body.Fields))
+	lists := map[string][]string{}
 	for k, raw := range body.Fields {
+		if list, ok := stringList(raw); ok {
+			lists[k] = list // a multi-select's options
+			continue
+		}
 		v, ok := scalar(raw)
 		if !ok {
-			writeError(w, http.StatusBadRequest, "the value of field "+k+" must be a string, number, boolean or null")
+			writeError(w, http.StatusBadRequest, "the value of field "+k+" must be a string, number, boolean, null, or (for a multi-select) a list of strings")
 			return
 		}
 		values[k] = v
 	}
-	res, err := f.Service.Submit(r.Context(), in, ticket, service.Submission{Values: values, Note: body.Note, IdempotencyKey: key})
+	res, err := f.Service.Submit(r.Context(), in, ticket, service.Submission{Values: values, Lists: lists, Note: body.Note, IdempotencyKey: key})
 	if err != nil {
 		f.serviceError(w, in, err)
 		return
@@ -157,6 +162,18 @@ func validKey(k string) bool {
 		}
 	}
 	return true
+}
+
+// stringList reads a JSON array of strings; false for anything else.
+func stringList(raw json.RawMessage) ([]string, bool) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
+		return nil, false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		return nil, false
+	}
+	return list, true
 }
 
 // scalar renders a JSON scalar as the form's text value; null is "".
@@ -271,20 +288,72 @@ func (f *Forms) baseURL(r *http.Request) string {
 type pageField struct {
 	service.FormField
 	Input, Placeholder, InputMode, Hint string
-	// Unlisted is a pre-filled select value that is not an option: shown,
-	// so the agent sees it, and refused by validation.
-	Unlisted bool
+	// Choices are a select's options, each marked when pre-filled; a
+	// pre-filled value that is not an option is among them, marked Unlisted:
+	// shown, so the agent sees it, and refused by validation.
+	Choices []choice
+	// Multiple renders a multi-select, Size rows tall.
+	Multiple bool
+	Size     int
+	// DependsOn names the parent select; OptionsJSON holds the options for
+	// each of its values, which the page's script swaps in.
+	DependsOn, OptionsJSON string
+	// DateTime marks a date-time input: the value is UTC, the script shows
+	// and reads it in the agent's local time.
+	DateTime bool
+}
+
+// choice is one option of a select.
+type choice struct {
+	Value              string
+	Selected, Unlisted bool
 }
 
 func toPageField(ff service.FormField) pageField {
 	p := pageField{FormField: ff, Input: "text"}
+	choices := func(opts, selected []string) {
+		for _, o := range opts {
+			p.Choices = append(p.Choices, choice{Value: o, Selected: slices.Contains(selected, o)})
+		}
+		for _, v := range selected {
+			if !slices.Contains(opts, v) {
+				p.Choices = append(p.Choices, choice{Value: v, Selected: true, Unlisted: true})
+			}
+		}
+	}
+	var one []string
+	if ff.Value != "" {
+		one = []string{ff.Value}
+	}
 	switch ff.Type {
 	case "Select":
+		if len(ff.Options) == 0 && ff.ParentField == "" {
+			// A custom dropdown LeadSquared lists no options for takes
+			// any value: typed, not picked from an empty list.
+			break
+		}
 		p.Input = "select"
-		p.Unlisted = ff.Value != "" && !slices.Contains(ff.Options, ff.Value)
+		choices(ff.Options, one)
+		if ff.ParentField != "" {
+			b, _ := json.Marshal(ff.OptionsByParent)
+			p.DependsOn, p.OptionsJSON = ff.ParentField, string(b)
+			p.Hint = "Options depend on " + ff.ParentField
+		}
+	case service.TypeMultiSelect:
+		p.Input, p.Multiple = "select", true
+		choices(ff.Options, service.SplitMultiSelect(ff.Value))
+		p.Size = min(max(len(p.Choices), 2), 8)
+		p.Hint = "Choose any number (Ctrl or ⌘ + click)"
 	case "Boolean":
-		p.Input, p.Options = "select", []string{"true", "false"}
-		p.Unlisted = ff.Value != "" && ff.Value != "true" && ff.Value != "false"
+		p.Input = "select"
+		choices([]string{"true", "false"}, one)
+	case service.TypeDateTime:
+		// Text, like dates: the format stays visible. The script shows the
+		// UTC value in the agent's local time and sends it with its offset.
+		p.DateTime, p.Placeholder = true, "YYYY-MM-DD HH:MM"
+		p.Hint = "Your local time, YYYY-MM-DD HH:MM, 24-hour"
+	case service.TypeUnsupported:
+		p.Hint = "lsqbridge cannot fill this kind of LeadSquared field"
 	case "Date":
 		// Text, not a date picker: the strict YYYY-MM-DD format is visible
 		// and a wrong value reaches the server's message.

@@ -375,3 +375,63 @@ func TestFormAssetsAndDashboardApp(t *testing.T) {
 		}
 	}
 }
+
+func TestFormSubmitPassesListsForMultiSelects(t *testing.T) {
+	t.Parallel()
+	srv, stub, in := setupForms(t)
+	stub.submitted = &service.Submitted{OpportunityID: "opp-1"}
+	hdr := linkHeaders(service.SignPage(in, 42, formsNow))
+	u := srv.URL + "/v1/integrations/acme/tickets/42/opportunity-form"
+	resp, body := send(t, http.MethodPost, u, hdr, `{"fields":{"mx_Custom_8":["Pool","Spa"],"mx_Custom_9":[],"Status":"Won"}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST = %d %s", resp.StatusCode, body)
+	}
+	if fmt.Sprint(stub.last.Lists) != "map[mx_Custom_8:[Pool Spa] mx_Custom_9:[]]" || fmt.Sprint(stub.last.Values) != "map[Status:Won]" {
+		t.Errorf("submission lists %v values %v; want the lists apart from the values", stub.last.Lists, stub.last.Values)
+	}
+	if resp, body := send(t, http.MethodPost, u, hdr, `{"fields":{"mx_Custom_8":[1,2]}}`); resp.StatusCode != 400 || !strings.Contains(body, "list of strings") {
+		t.Errorf("a list of numbers = %d %s, want 400", resp.StatusCode, body)
+	}
+}
+
+func TestFormPageRendersMultiSelectDateTimeAndDependentStage(t *testing.T) {
+	t.Parallel()
+	in := testIntegration()
+	form := sampleForm()
+	form.Fields = append(form.Fields,
+		service.FormField{Schema: "mx_Custom_2", Label: "Stage", Type: "Select", Options: []string{"New", "Qualified"}, Value: "New",
+			ParentField: "Status", OptionsByParent: map[string][]string{"Open": {"New", "Qualified"}, "Won": {"Booked"}}},
+		service.FormField{Schema: "mx_Custom_8", Label: "Amenities", Type: service.TypeMultiSelect, Options: []string{"Pool", "Spa"}, Value: "Spa;Gym"},
+		service.FormField{Schema: "mx_Custom_9", Label: "Arrival", Type: service.TypeDateTime, Options: []string{}, Value: "2026-12-20 09:30:00"},
+		service.FormField{Schema: "mx_Custom_10", Label: "Source", Type: "Select", Options: []string{}, Value: "Walk-in"},
+	)
+	auth := &stubAuth{in: map[string]*service.Integration{"acme": in}, secrets: map[service.Power]string{service.PowerApp: appKey}}
+	f := &Forms{Integrations: auth, Service: &stubForms{form: form}, Now: func() time.Time { return formsNow }}
+	srv := httptest.NewServer(New(Config{Forms: f}))
+	t.Cleanup(srv.Close)
+	pl := service.SignPage(in, 42, formsNow)
+	resp, body := send(t, http.MethodGet, srv.URL+"/v1/integrations/acme/tickets/42/opportunity-form/page?exp="+
+		strconv.FormatInt(pl.Expires.Unix(), 10)+"&sig="+pl.Signature, nil, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("page = %d %s", resp.StatusCode, body)
+	}
+	for _, part := range []string{
+		`data-depends-on="Status"`,
+		`data-options="{&#34;Open&#34;:[&#34;New&#34;,&#34;Qualified&#34;],&#34;Won&#34;:[&#34;Booked&#34;]}"`,
+		`<option value="New" selected>New</option><option value="Qualified">Qualified</option>`,
+		`id="f-mx_Custom_8" name="mx_Custom_8" data-field aria-describedby="err-mx_Custom_8"`,
+		`multiple size="3"`,
+		`<option value="Pool">Pool</option><option value="Spa" selected>Spa</option><option value="Gym" selected data-unlisted>Gym (not an option)</option>`,
+		`name="mx_Custom_9" data-field type="text" value="2026-12-20 09:30:00"`,
+		`data-datetime`,
+		`id="hint-mx_Custom_9"`,
+		`name="mx_Custom_10" data-field type="text" value="Walk-in"`,
+	} {
+		if !strings.Contains(body, part) {
+			t.Errorf("page lacks %q", part)
+		}
+	}
+	if n := strings.Count(body, `multiple size=`); n != 1 {
+		t.Errorf("%d multi-selects on the page, want 1", n)
+	}
+}

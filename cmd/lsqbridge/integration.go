@@ -297,8 +297,9 @@ func credentialsState(cs []service.CredentialState) string {
 	return "shared legacy token: " + strings.Join(legacy, ",")
 }
 
-// checkFields reads LeadSquared's lead and opportunity-type metadata with
-// the integration's own keys and checks every field its rules name. When
+// checkFields reads LeadSquared's lead and opportunity-type metadata and its
+// activity types with the integration's own keys, and checks every field
+// and activity type its rules name. When
 // LeadSquared cannot be reached it says so and lets the apply go on (the
 // file may be applied before the network allows it); refused keys are an
 // error, since nothing would work with them.
@@ -328,7 +329,28 @@ func checkFields(e *env, cfg *service.IntegrationConfig) error {
 		}
 		opp[code] = fields
 	}
-	return cfg.CheckFields(lead, opp)
+	var errs service.ConfigErrors
+	var ce service.ConfigErrors
+	if err := cfg.CheckFields(lead, opp); errors.As(err, &ce) {
+		errs = append(errs, ce...)
+	} else if err != nil {
+		return err
+	}
+	if len(cfg.Rules.TagNotes) > 0 {
+		types, err := lsq.ActivityTypes(ctx)
+		if err != nil {
+			return fmt.Errorf("leadsquared: reading activity types: %w", err)
+		}
+		if err := cfg.CheckActivities(types); errors.As(err, &ce) {
+			errs = append(errs, ce...)
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // warnLegacyCredentials logs, once at start, each integration whose routes

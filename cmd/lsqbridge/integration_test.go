@@ -159,6 +159,14 @@ func TestIntegrationApplyErrorsNameTheProblem(t *testing.T) {
 		{"secret in clear", strings.Replace(string(example), "${ACME_LIMECHAT_API_TOKEN}", "plain-token", 1), "", "limechat.api_token: secrets must be ${ENV} references"},
 		{"missing master key", string(example), "LSQBRIDGE_MASTER_KEY", "LSQBRIDGE_MASTER_KEY is not set"},
 		{"bad value", strings.Replace(string(example), "requests_per_5s: 5", "requests_per_5s: 500", 1), "", "leadsquared.requests_per_5s: must be between 1 and 100"},
+		{"tag_fields rule without a kind", strings.Replace(string(example), "  - tag: wants-callback\n    record: lead\n", "  - tag: wants-callback\n", 1), "",
+			"tag_fields[0].record: required: lead or opportunity"},
+		{"tag_activities rule without a kind", strings.Replace(string(example), "    record: lead\n    activity_event: 201", "    activity_event: 201", 1), "",
+			"tag_activities[0].record: required: lead or opportunity"},
+		{"field_tags rule without a kind", strings.Replace(string(example), "  - record: lead\n    field: mx_Interest", "  - field: mx_Interest", 1), "",
+			"field_tags[1].record: required: lead or opportunity"},
+		{"bad country code", strings.Replace(string(example), `default_country_code: "91"`, `default_country_code: "+91-"`, 1), "",
+			"phone.default_country_code: must be a country calling code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,18 +296,23 @@ func TestIntegrationApplyChecksFieldNamesAgainstLeadSquared(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	dbURL := dbtest.NewURL(t)
-	yaml := func(field, prefill string) string {
+	yaml := func(field, prefill string, activity int, oppField string) string {
 		return fmt.Sprintf(`id: fieldcheck
 name: Field check
 leadsquared: {host: %s, access_key: "${K}", secret_key: "${S}"}
 limechat: {base_url: "http://127.0.0.1:1", account_id: 1, inbox_id: 1, api_token: "${T}"}
-sync: {leads: true}
+sync: {leads: true, opportunities: true, opportunity_types: [12000]}
 field_tags:
   - {record: lead, field: %s, value: Villa, tag: villa}
+tag_fields:
+  - {record: opportunity, tag: callback, set: {%s: "Yes"}}
+tag_activities:
+  - {record: lead, tag: quote-sent, activity_event: 201}
+  - {record: opportunity, tag: quote-sent, activity_event: %d}
 form:
   opportunity_type: 12000
   prefill: {%s: contact.name}
-`, srv.URL, field, prefill)
+`, srv.URL, field, oppField, activity, prefill)
 	}
 	env := map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "K": demoLSQAccess, "S": demoLSQSecret, "T": "t",
 		"LSQBRIDGE_ALLOW_LOOPBACK": "true"}
@@ -311,16 +324,27 @@ form:
 		}
 		return p
 	}
-	code, _, errs := c.run("integration", "apply", "-f", write(yaml("mx_Interst", "mx_Custom_99")))
-	if code == 0 || !strings.Contains(errs, `field_tags[0].field: "mx_Interst" is not a LeadSquared lead field`) ||
-		!strings.Contains(errs, `form.prefill.mx_Custom_99: "mx_Custom_99" is not a field of opportunity type 12000`) {
-		t.Errorf("misspelt fields: exit %d\n%s", code, errs)
+	// A misspelt field, a lead field in an opportunity rule, an activity
+	// code LeadSquared does not have: each named by its key path.
+	code, _, errs := c.run("integration", "apply", "-f", write(yaml("mx_Interst", "mx_Custom_99", 2080, "mx_Callback_Requested")))
+	for _, want := range []string{
+		`field_tags[0].field: "mx_Interst" is not a LeadSquared lead field`,
+		`form.prefill.mx_Custom_99: "mx_Custom_99" is not a field of opportunity type 12000`,
+		`tag_fields[0].set.mx_Callback_Requested: "mx_Callback_Requested" is not a field of the configured opportunity types`,
+		`tag_activities[1].activity_event: 2080 is not an activity type in LeadSquared`,
+	} {
+		if code == 0 || !strings.Contains(errs, want) {
+			t.Errorf("wrong names: exit %d, want %q in\n%s", code, want, errs)
+		}
 	}
-	if out := c.mustRun("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1"))); !strings.Contains(out, "Created integration fieldcheck") {
+	if strings.Contains(errs, "tag_activities[0]") {
+		t.Errorf("a known activity code was refused:\n%s", errs)
+	}
+	if out := c.mustRun("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1", 208, "mx_Custom_7"))); !strings.Contains(out, "Created integration fieldcheck") {
 		t.Errorf("correct fields were refused:\n%s", out)
 	}
 	env["S"] = "wrong-secret"
-	code, _, errs = c.run("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1")))
+	code, _, errs = c.run("integration", "apply", "-f", write(yaml("mx_Interest", "mx_Custom_1", 208, "mx_Custom_7")))
 	if code == 0 || !strings.Contains(errs, "reading lead metadata with these keys failed") || strings.Contains(errs, "wrong-secret") {
 		t.Errorf("wrong keys: exit %d\n%s", code, errs)
 	}

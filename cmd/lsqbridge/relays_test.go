@@ -315,12 +315,15 @@ func TestFailingLinkDelaysNoOtherLink(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	x := w.secondIntegration("east", nil)
-	newLead := func(lsq *lsqfake.Fake, name string, owner service.User) string {
-		return must[service.Record](t)(lsq.CreateLead(map[string]string{"FirstName": name, "EmailAddress": name + "@example.com", "OwnerId": owner.ID})).ID
+	// With phones: round 3's campaign messages the customer at that number
+	// (an event with no number is never sent).
+	newLead := func(lsq *lsqfake.Fake, name, phone string, owner service.User) string {
+		return must[service.Record](t)(lsq.CreateLead(map[string]string{"FirstName": name, "EmailAddress": name + "@example.com",
+			"Phone": phone, "OwnerId": owner.ID})).ID
 	}
-	bad := newLead(x.LSQ, "bad", x.Users["asha@acme.test"])
-	goodEast := newLead(x.LSQ, "goodeast", x.Users["ravi@acme.test"])
-	goodDemo := newLead(w.LSQ, "gooddemo", w.Users["asha@acme.test"])
+	bad := newLead(x.LSQ, "bad", "+91-9800000001", x.Users["asha@acme.test"])
+	goodEast := newLead(x.LSQ, "goodeast", "+91-9800000002", x.Users["ravi@acme.test"])
+	goodDemo := newLead(w.LSQ, "gooddemo", "+91-9800000003", w.Users["asha@acme.test"])
 	w.settleAll(w.app.relay, x)
 	x.setDown(x.ticketOf(t, bad).ID)
 	// One worker each: a relay that waited on its oldest action would

@@ -55,7 +55,10 @@ func demoRules() service.Rules {
 			{Tag: "wants-callback", Record: service.KindLead, Set: map[string]string{"mx_Callback_Requested": "Yes"}},
 			{Tag: "budget-confirmed", Record: service.KindOpportunity, Set: map[string]string{"mx_Custom_7": "50000"}},
 		},
-		TagNotes: []service.TagNoteRule{{Tag: "quote-sent", ActivityEvent: 201, Note: "Quote sent from LimeChat"}},
+		TagNotes: []service.TagNoteRule{
+			{Tag: "quote-sent", Record: service.KindLead, ActivityEvent: 201, Note: "Quote sent from LimeChat"},
+			{Tag: "quote-sent", Record: service.KindOpportunity, ActivityEvent: 208, Note: "Quote sent from LimeChat"},
+		},
 		Campaigns: []service.CampaignRule{
 			{Record: service.KindLead, Field: "ProspectStage", To: "Qualified", Event: "lead_qualified",
 				Data: map[string]string{"first_name": "FirstName", "stage": "ProspectStage"}},
@@ -69,11 +72,16 @@ func demoRules() service.Rules {
 				"mx_Custom_3": "contact.custom_attributes.city",
 				"mx_Custom_4": "conversation.custom_attributes.check_in",
 				"mx_Custom_5": "conversation.custom_attributes.check_out",
+				"mx_Custom_8": "conversation.custom_attributes.amenities",
+				"mx_Custom_9": "conversation.custom_attributes.arrival",
 			},
 			IncompleteTag: "opportunity-form-incomplete",
 			PageLinkTTL:   service.Duration(24 * time.Hour),
+			DateOrder:     service.DateOrderDayFirst,
+			Timezone:      service.DefaultFormTimezone,
 		},
-		Fuse: service.FuseRules{MaxActionsPerMinute: 200},
+		Fuse:  service.FuseRules{MaxActionsPerMinute: 200},
+		Phone: service.PhoneRules{DefaultCountryCode: "91"},
 	}
 }
 

@@ -309,6 +309,9 @@ func (u *uat) tagToFieldOrActivity() (string, error) {
 		break
 	}
 	for _, r := range u.in.Rules.TagNotes {
+		if r.Record != "" && r.Record != service.KindLead {
+			continue
+		}
 		if err := addTag(r.Tag); err != nil {
 			return "", fmt.Errorf("tag the ticket: %w", err)
 		}

@@ -77,6 +77,7 @@ tag_fields:
     set: {mx_Callback_Requested: "Yes"}
 tag_activities:
   - tag: quote-sent
+    record: lead
     activity_event: 201
     note: Quote sent from LimeChat
 campaigns:

@@ -31,6 +31,7 @@ type Config struct {
 // New returns the router with every route registered.
 func New(cfg Config) http.Handler {
 	r := mux.NewRouter()
+	r.Use(countResponses(cfg.Registry))
 	registerHealthRoutes(r, cfg)
 	refused := newRefusedCounter(cfg.Registry)
 	if cfg.Webhooks != nil {

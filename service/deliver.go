@@ -122,11 +122,14 @@ func (x *delivery) failed(ctx context.Context, op string, err error, leadSquared
 	return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: note}
 }
 
-// notSent reports whether a failure certainly happened before the request
-// reached the platform (it could not connect).
+// notSent reports whether a failure certainly left the platform untouched:
+// it could not connect, or the platform answered that it did not act
+// (a rate limit, 503 unavailable).
 func notSent(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+	var refused interface{ NotSent() bool }
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") ||
+		(errors.As(err, &refused) && refused.NotSent())
 }
 
 // ticketWait is how often an action that needs its link's ticket looks again.

@@ -176,16 +176,7 @@ func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
 // its echo is recognised and a person's change it may have overwritten is
 // written back (see decide). It locks the link like Apply does.
 func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho bool, window ...time.Time) func(context.Context, pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		q := db.New(tx)
-		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
-		if err != nil {
-			return fmt.Errorf("lock link: %w", err)
-		}
-		ledger := map[string]Written{}
-		if err := json.Unmarshal(row.Written, &ledger); err != nil {
-			ledger = map[string]Written{}
-		}
+	return x.updateLedger(func(ledger map[string]Written) {
 		m := WriteMark{Value: value, Prev: prev, Sent: sent.UTC(), NoEcho: noEcho}
 		if len(window) == 2 {
 			m.Before, m.After = window[0].UTC(), window[1].UTC()
@@ -200,6 +191,44 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 			w.Marks = w.Marks[n-maxMarks:]
 		}
 		ledger[key] = w
+	})
+}
+
+// rememberFields records field values written to LeadSquared as what it
+// now holds (a reconcile read showing them again is no change there).
+func (x *delivery) rememberFields(fields map[string]string) func(context.Context, pgx.Tx) error {
+	return x.updateLedger(func(ledger map[string]Written) {
+		for f, v := range fields {
+			w := ledger[writtenField(f)]
+			w.Known = v
+			ledger[writtenField(f)] = w
+		}
+	})
+}
+
+// rememberLabels records the label list written to (or read from) the
+// ticket as what LimeChat now holds.
+func (x *delivery) rememberLabels(labels []string) func(context.Context, pgx.Tx) error {
+	return x.updateLedger(func(ledger map[string]Written) {
+		w := ledger[writtenLabels]
+		w.Set, w.HasSet = sortedCopy(labels), true
+		ledger[writtenLabels] = w
+	})
+}
+
+// updateLedger changes the link's ledger (links.written) under its lock.
+func (x *delivery) updateLedger(change func(map[string]Written)) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		q := db.New(tx)
+		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
+		if err != nil {
+			return fmt.Errorf("lock link: %w", err)
+		}
+		ledger := map[string]Written{}
+		if err := json.Unmarshal(row.Written, &ledger); err != nil {
+			ledger = map[string]Written{}
+		}
+		change(ledger)
 		b, err := json.Marshal(ledger)
 		if err != nil {
 			return err
@@ -289,12 +318,12 @@ func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
 		}
 	}
 	if len(union) == len(cur) {
-		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already labelled"}
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already labelled", Finish: x.rememberLabels(cur)}
 	}
 	if _, err := x.c.LimeChat.SetLabels(ctx, x.link.TicketID, union); err != nil {
 		return x.failed(ctx, "set labels", err, false)
 	}
-	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": union}}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": union}, Finish: x.rememberLabels(union)}
 }
 
 func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
@@ -427,6 +456,9 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 			others := maps.Clone(fields)
 			delete(others, "OwnerId")
 			delete(others, "Owner")
+			if err := x.rememberFields(others)(ctx, tx); err != nil {
+				return err
+			}
 			return x.realignFields(ctx, tx, others)
 		}}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +18,7 @@ func cmdReconcile(e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "", "only this integration (default: every enabled one)")
+	dryRun := fs.Bool("dry-run", false, "read both platforms and list what disagrees and what a pass would do, without acting")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,6 +34,7 @@ func cmdReconcile(e *env, args []string) error {
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)
 	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
 	r := service.NewReconciler(pool, sync, platforms, service.NewSharedPacer(pool), log)
+	r.DryRun = *dryRun
 	start := time.Now()
 	stats, err := r.RunAll(e.ctx, integrations, *id)
 	ids := make([]string, 0, len(stats))
@@ -40,15 +43,37 @@ func cmdReconcile(e *env, args []string) error {
 	}
 	sort.Strings(ids)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
+	if *dryRun {
+		fmt.Fprintln(tw, "INTEGRATION\tLINK\tRECORD\tTICKET\tDISAGREES\tWOULD DO")
+		for _, k := range ids {
+			for _, p := range stats[k].Plans {
+				fmt.Fprintf(tw, "%s\t%d\t%s %s\t%d\t%s\t%s\n", k, p.LinkID, p.RecordKind, p.RecordID, p.TicketID,
+					orDash(strings.Join(p.Disagrees, "; ")), orDash(strings.Join(p.Actions, "; ")))
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(e.stdout)
+	}
+	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tDISAGREEING\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
 	for _, k := range ids {
 		s := stats[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Disagreeing, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
 	}
 	_ = tw.Flush()
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "dry run in %s: nothing was changed or enqueued\n", time.Since(start).Round(time.Millisecond))
+		return err
+	}
 	fmt.Fprintf(e.stdout, "reconciled in %s; actions are delivered by the relay of `lsqbridge serve`\n", time.Since(start).Round(time.Millisecond))
 	if ferr := notifier.Flush(e.ctx); ferr != nil {
 		fmt.Fprintf(e.stderr, "could not wake running relays (they poll every second anyway): %v\n", ferr)
 	}
 	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

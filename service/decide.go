@@ -246,8 +246,17 @@ func decideLimeChat(in Input) Decision {
 	var added, removed, missing []string
 	switch {
 	case ev.LabelsChanged:
+		if m, ok := r.labelEcho(t.Labels, at); ok {
+			// Our own label write. People who changed labels between our
+			// read and our write had their change undone by it: take their
+			// change as theirs, and put it back on the ticket.
+			read := splitSet(m.Prev)
+			added, removed = diff(read, ev.PreviousLabels)
+			r.undoLabelRace(added, removed)
+			break
+		}
 		added, removed = diff(ev.PreviousLabels, t.Labels)
-	case snapshot && !inFlight && !in.Open[ActAddLabels]:
+	case snapshot && !inFlight && !in.Open[ActAddLabels] && !in.Open[ActRemoveLabels]:
 		if known, ok := l.knownSet(writtenLabels); ok {
 			// Three-way: what people changed is the difference from the
 			// labels LimeChat was last known to hold; a label the link has
@@ -281,6 +290,20 @@ func decideLimeChat(in Input) Decision {
 	}
 	r.applyTags(in, newTags, at)
 	return r.decision(l)
+}
+
+// undoLabelRace puts back on the ticket what people changed while a label
+// write of ours was in flight: labels they added (our write dropped them)
+// and labels they removed (our write brought them back).
+func (r *result) undoLabelRace(added, removed []string) {
+	if len(added) > 0 {
+		r.note(fmt.Sprintf("labels %v added while our label write was in flight; adding them again", added))
+		r.add(Action{Kind: ActAddLabels, Key: "race-add", Payload: AddLabelsPayload{Labels: added}})
+	}
+	if len(removed) > 0 {
+		r.note(fmt.Sprintf("labels %v removed while our label write was in flight; removing them again", removed))
+		r.add(Action{Kind: ActRemoveLabels, Key: "race-remove", Payload: RemoveLabelsPayload{Labels: removed}})
+	}
 }
 
 // ownerFromLimeChat follows an assignee change to the LeadSquared owner.

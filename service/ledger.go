@@ -2,6 +2,7 @@ package service
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -160,4 +161,42 @@ func (r *result) overwrote(key, value string, at time.Time) bool {
 		}
 	}
 	return false
+}
+
+// labelEcho finds the label write of ours that a label change to current
+// at time at reports back, and consumes its mark. Its Prev is the list we
+// read before writing: what people changed between that read and our write
+// (which our write undid, the labels API replacing the whole list) is the
+// difference between Prev and the change's previous list.
+func (r *result) labelEcho(current []string, at time.Time) (WriteMark, bool) {
+	w := r.next.Written[writtenLabels]
+	w.Marks = slices.Clone(w.Marks)
+	value := joinSet(current)
+	for i := range w.Marks {
+		m := &w.Marks[i]
+		if !m.Landed.IsZero() || m.Value != value {
+			continue
+		}
+		if !at.IsZero() && (at.Before(m.Sent.Add(-clockSkew)) || at.After(m.Sent.Add(echoWindow))) {
+			continue
+		}
+		m.Landed = at
+		if at.IsZero() {
+			m.Landed = m.Sent
+		}
+		r.next.Written[writtenLabels] = w
+		return *m, true
+	}
+	return WriteMark{}, false
+}
+
+// joinSet renders a label set as one comparable string.
+func joinSet(labels []string) string { return strings.Join(sortedCopy(labels), "\n") }
+
+// splitSet is joinSet's inverse.
+func splitSet(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }

@@ -108,8 +108,7 @@ func (x *delivery) labelTicket(ctx context.Context, ticketID int64, cur []string
 	if len(union) == len(cur) {
 		return cur, nil
 	}
-	_, err := x.c.LimeChat.SetLabels(ctx, ticketID, union)
-	return union, err
+	return union, x.writeLabels(ctx, ticketID, cur, union)
 }
 
 // both runs two write-backs, in order.

@@ -231,7 +231,10 @@ func TestServeKilledAtRandomLosesAndDuplicatesNothing(t *testing.T) {
 		sent := len(a) + len(b)
 		quiet := sent == lastSent && open == 0
 		lastSent = sent
-		return quiet, fmt.Sprintf("%d webhooks sent, %d actions open", sent, open)
+		var which string
+		_ = pool.QueryRow(ctx, `SELECT coalesce(string_agg(format('#%s %s %s attempts=%s crashes=%s next=%s err=%s', id, kind, status, attempts,
+			crashes, to_char(next_attempt_at - now(), 'SS.MS'), last_error), '; '), '') FROM outbox WHERE status IN ('pending', 'delivering')`).Scan(&which)
+		return quiet, fmt.Sprintf("%d webhooks sent, %d actions open: %s", sent, open, which)
 	})
 
 	// Every webhook answered 2xx is stored.

@@ -176,7 +176,8 @@ func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
 
 // recordWrite adds a value written to a platform to the link's ledger, so
 // its echo is recognised and a person's change it may have overwritten is
-// written back (see decide). It locks the link like Apply does.
+// written back (see decide). It locks the link like Apply does. A mark made
+// before the call (markWrite) is completed rather than added again.
 func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho bool, window ...time.Time) func(context.Context, pgx.Tx) error {
 	return x.updateLedger(func(ledger map[string]Written) {
 		m := WriteMark{Value: value, Prev: prev, Sent: sent.UTC(), NoEcho: noEcho}
@@ -188,12 +189,50 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 		}
 		w := ledger[key]
 		w.Known = value
-		w.Marks = append(w.Marks, m)
+		w.Marks = slices.Clone(w.Marks)
+		if i := slices.IndexFunc(w.Marks, func(o WriteMark) bool { return o.Sent.Equal(m.Sent) && o.Value == value }); i >= 0 {
+			if landed := w.Marks[i].Landed; !landed.IsZero() && !noEcho {
+				m.Landed = landed // its echo came before this record
+			}
+			w.Marks[i] = m
+		} else {
+			w.Marks = append(w.Marks, m)
+		}
 		if n := len(w.Marks); n > maxMarks {
 			w.Marks = w.Marks[n-maxMarks:]
 		}
 		ledger[key] = w
 	})
+}
+
+// markWrite records a write about to be made, in a transaction of its own
+// before the call: the platform's echo of it may come before the delivery
+// is recorded, and must still be told from a person's change.
+func (x *delivery) markWrite(ctx context.Context, key, value, prev string, sent time.Time) error {
+	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
+		return x.updateLedger(func(ledger map[string]Written) {
+			w := ledger[key]
+			w.Marks = append(slices.Clone(w.Marks), WriteMark{Value: value, Prev: prev, Sent: sent.UTC()})
+			if n := len(w.Marks); n > maxMarks {
+				w.Marks = w.Marks[n-maxMarks:]
+			}
+			ledger[key] = w
+		})(ctx, tx)
+	})
+}
+
+// unmarkWrite takes back a mark whose write certainly did not happen.
+func (x *delivery) unmarkWrite(ctx context.Context, key string, sent time.Time) {
+	err := pgx.BeginFunc(context.WithoutCancel(ctx), x.pool, func(tx pgx.Tx) error {
+		return x.updateLedger(func(ledger map[string]Written) {
+			w := ledger[key]
+			w.Marks = slices.DeleteFunc(slices.Clone(w.Marks), func(m WriteMark) bool { return m.Sent.Equal(sent.UTC()) && m.Landed.IsZero() })
+			ledger[key] = w
+		})(ctx, tx)
+	})
+	if err != nil {
+		x.log.Warn("take back the mark of a write that was not made", "link", x.link.ID, "err", err)
+	}
 }
 
 // rememberFields records field values written to LeadSquared as what it
@@ -304,8 +343,16 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already assigned",
 			Finish: x.recordWrite(writtenAssignee, p.Email, "", sent, true)}
 	}
+	prev := strconv.FormatInt(cur.AssigneeID, 10)
+	if err := x.markWrite(ctx, writtenAssignee, p.Email, prev, sent); err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the assignment: %w", err), Note: "not_sent"}
+	}
 	if err := x.c.LimeChat.Assign(ctx, x.link.TicketID, agentID); err != nil {
-		return x.failed(ctx, "assign ticket", err, false)
+		o := x.failed(ctx, "assign ticket", err, false)
+		if o.Note == "not_sent" {
+			x.unmarkWrite(ctx, writtenAssignee, sent)
+		}
+		return o
 	}
 	// Read back when it took effect, so its echo is told apart from a
 	// person making the same change moments later.
@@ -314,7 +361,7 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 		!cur.UpdatedAt.IsZero() && !after.UpdatedAt.IsZero() {
 		window = []time.Time{cur.UpdatedAt, after.UpdatedAt}
 	}
-	record := x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)
+	record := x.recordWrite(writtenAssignee, p.Email, prev, sent, false, window...)
 	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
 		Finish: func(ctx context.Context, tx pgx.Tx) error {
 			if err := record(ctx, tx); err != nil {
@@ -485,13 +532,25 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 		return o
 	}
 	sent := time.Now()
+	// An opportunity update fires a webhook (a lead update does not): mark
+	// the owner written before the call, so its echo is known whenever it comes.
+	echoes := ownerEmail != "" && x.link.Kind == KindOpportunity
+	if echoes {
+		if err := x.markWrite(ctx, writtenOwner, ownerEmail, "", sent); err != nil {
+			return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the owner write: %w", err), Note: "not_sent"}
+		}
+	}
 	if x.link.Kind == KindOpportunity {
 		err = x.c.LeadSquared.UpdateOpportunity(ctx, x.link.RecordID, fields)
 	} else {
 		err = x.c.LeadSquared.UpdateLead(ctx, x.link.RecordID, fields)
 	}
 	if err != nil {
-		return x.failed(ctx, "update "+string(x.link.Kind), err, true)
+		o := x.failed(ctx, "update "+string(x.link.Kind), err, true)
+		if echoes && o.Note == "not_sent" {
+			x.unmarkWrite(ctx, writtenOwner, sent)
+		}
+		return o
 	}
 	note := ""
 	if len(merged) > 0 {

@@ -94,14 +94,29 @@ func (r *result) ownEcho(key, value, prev string, at time.Time) bool {
 	w.Marks = slices.Clone(w.Marks)
 	for i := range w.Marks {
 		m := &w.Marks[i]
-		if m.NoEcho || !m.Landed.IsZero() || m.Value != value || (m.Prev != "" && prev != "" && m.Prev != prev) {
+		if m.NoEcho || !m.Landed.IsZero() || m.Value != value {
 			continue
 		}
-		if !at.IsZero() && (at.Before(m.Sent.Add(-echoSkew)) || at.After(m.Sent.Add(echoWindow))) {
-			continue
-		}
-		if !at.IsZero() && !m.After.IsZero() && (at.After(m.After) || !at.After(m.Before)) {
-			continue // a change at another moment: a person's, not ours
+		if !at.IsZero() && !m.After.IsZero() {
+			// The read-back after our write gave the platform's own time
+			// of it: our echo carries exactly that time. A person's change
+			// to the same value at any other moment is theirs — even one
+			// from the same previous value, made between our read and our
+			// write — and our echo is ours even when a person changed the
+			// value between our read and our write (its previous value is
+			// then theirs, not the one we read).
+			if !at.Equal(m.After) {
+				continue
+			}
+		} else {
+			// No read-back: the echo reports the previous value our write
+			// replaced, which is the one we read.
+			if m.Prev != "" && prev != "" && m.Prev != prev {
+				continue
+			}
+			if !at.IsZero() && (at.Before(m.Sent.Add(-echoSkew)) || at.After(m.Sent.Add(echoWindow))) {
+				continue
+			}
 		}
 		m.Landed = at
 		if at.IsZero() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
+	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
+	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -55,6 +58,8 @@ type burstLead struct {
 	owner    string
 	interest string
 	labels   map[string]bool
+	// history is the person's owner changes, with the platform's time of each.
+	history []string
 }
 
 func newBurst(t *testing.T, n int) *burst {
@@ -116,19 +121,39 @@ func (b *burst) change(l *burstLead, rng *rand.Rand) error {
 	defer l.mu.Unlock()
 	switch rng.IntN(4) {
 	case 0:
+		// A person changes the owner they see; if the sync changed it
+		// under their eyes, their save is no change of theirs.
 		to := people[rng.IntN(len(people))]
-		if cur, _ := b.LSQ.Lead(l.id); cur.OwnerID == b.Users[to].ID {
+		cur, _ := b.LSQ.Lead(l.id)
+		if cur.OwnerID == b.Users[to].ID {
 			return nil // saving the same owner is no change
 		}
-		l.owner = to
-		return b.LSQ.ChangeLeadOwner(l.id, b.Users[to].ID)
-	case 1:
-		to := people[rng.IntN(len(people))]
-		if cur, _ := b.LC.Conversation(l.ticket); cur.AssigneeID == b.agentID(to) {
+		err := b.LSQ.ChangeLeadOwnerFrom(l.id, cur.OwnerID, b.Users[to].ID)
+		if errors.Is(err, lsqfake.ErrChanged) {
 			return nil
 		}
-		l.owner = to
-		return b.LC.AssignAgent(l.ticket, b.agentID(to))
+		if err == nil {
+			l.owner = to
+			after, _ := b.LSQ.Lead(l.id)
+			l.history = append(l.history, fmt.Sprintf("LeadSquared %s at %s", to, after.ModifiedOn.Format("15:04:05.000000")))
+		}
+		return err
+	case 1:
+		to := people[rng.IntN(len(people))]
+		cur, _ := b.LC.Conversation(l.ticket)
+		if cur.AssigneeID == b.agentID(to) {
+			return nil
+		}
+		err := b.LC.AssignAgentFrom(l.ticket, cur.AssigneeID, b.agentID(to))
+		if errors.Is(err, limechatfake.ErrChanged) {
+			return nil
+		}
+		if err == nil {
+			l.owner = to
+			after, _ := b.LC.Conversation(l.ticket)
+			l.history = append(l.history, fmt.Sprintf("LimeChat %s at %s", to, after.UpdatedAt.Format("15:04:05.000000")))
+		}
+		return err
 	case 2:
 		l.interest = interests[rng.IntN(len(interests))]
 		return b.LSQ.SetLeadFields(l.id, map[string]string{"mx_Interest": l.interest})
@@ -190,7 +215,8 @@ func (b *burst) disagreements() []string {
 		case lsqOwner != agent || agent != linkOwner:
 			out = append(out, fmt.Sprintf("lead %s: LeadSquared owner %s, LimeChat agent %s, link %s (last human change: %s)%s", l.id, lsqOwner, agent, linkOwner, l.owner, b.timeline(l.id)))
 		case agent != l.owner:
-			out = append(out, fmt.Sprintf("lead %s: both sides say %s but the last human change was to %s%s", l.id, agent, l.owner, b.timeline(l.id)))
+			out = append(out, fmt.Sprintf("lead %s: both sides say %s but the last human change was to %s (people: %s)%s", l.id, agent, l.owner,
+				strings.Join(l.history, "; "), b.timeline(l.id)))
 		}
 		if l.interest != "" && lead.Field("mx_Interest") != l.interest {
 			out = append(out, fmt.Sprintf("lead %s: mx_Interest %q, last set to %q", l.id, lead.Field("mx_Interest"), l.interest))
@@ -246,7 +272,8 @@ func (w *world) timeline(recordID string) string {
 		SELECT x.at, x.line FROM (
 		  SELECT e.received_at AS at, format('in  #%s %s %s %s occurred=%s detail=%s payload=%s', e.id, e.source, e.event_type, e.outcome,
 		         coalesce(to_char(e.occurred_at, 'HH24:MI:SS.US'), '-'), e.detail, left(coalesce(e.payload::text, ''), 0)) AS line
-		  FROM inbound_events e JOIN links l ON l.integration_id = e.integration_id AND l.id = e.link_id WHERE l.record_id = $1
+		  FROM inbound_events e LEFT JOIN links l ON l.integration_id = e.integration_id AND l.id = e.link_id
+		  WHERE l.record_id = $1 OR (e.link_id IS NULL AND strpos(convert_from(coalesce(e.raw, ''), 'UTF8'), $1) > 0)
 		  UNION ALL
 		  SELECT o.created_at, format('out #%s %s %s %s/%s attempts=%s caused_by=%s delivered=%s err=%s', o.id, o.kind, o.payload, o.status, o.outcome,
 		         o.attempts, o.caused_by, coalesce(to_char(o.delivered_at, 'HH24:MI:SS.US'), '-'), o.last_error)
@@ -268,11 +295,11 @@ func (w *world) timeline(recordID string) string {
 	_ = w.pool.QueryRow(w.ctx, "SELECT coalesce(ticket_id, 0) FROM links WHERE record_id = $1", recordID).Scan(&ticket)
 	for _, c := range w.LC.Calls() {
 		if ticket != 0 && strings.Contains(c.Path, fmt.Sprintf("/conversations/%d/", ticket)) && c.Method == http.MethodPost {
-			fmt.Fprintf(&b, "\n  lc %s %s", c.Path, c.Body)
+			fmt.Fprintf(&b, "\n  %s lc %s %s", c.Time.Format("15:04:05.000000"), c.Path, c.Body)
 		}
 	}
 	for _, r := range w.LCHooks.Results() {
-		if ticket != 0 && strings.Contains(string(r.Delivery.Body), fmt.Sprintf(`"id":%d,`, ticket)) && strings.Contains(string(r.Delivery.Body), "label_list") {
+		if ticket != 0 && strings.Contains(string(r.Delivery.Body), fmt.Sprintf(`"id":%d,`, ticket)) && strings.Contains(string(r.Delivery.Body), "changed_attributes") {
 			var body struct {
 				Changed []map[string]struct {
 					Prev any `json:"previous_value"`
@@ -281,9 +308,17 @@ func (w *world) timeline(recordID string) string {
 				UpdatedAt any `json:"updated_at"`
 			}
 			_ = json.Unmarshal(r.Delivery.Body, &body)
+			var at any
 			for _, c := range body.Changed {
-				if v, ok := c["label_list"]; ok {
-					fmt.Fprintf(&b, "\n  lc webhook labels %v -> %v (%v) status %d", v.Prev, v.Cur, c["updated_at"].Cur, r.Status)
+				if v, ok := c["updated_at"]; ok {
+					at = v.Cur
+				}
+			}
+			for _, c := range body.Changed {
+				for _, k := range []string{"label_list", "assignee_id"} {
+					if v, ok := c[k]; ok {
+						fmt.Fprintf(&b, "\n  lc webhook %s %v -> %v (%v) status %d", k, v.Prev, v.Cur, at, r.Status)
+					}
 				}
 			}
 		}

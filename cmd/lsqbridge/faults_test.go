@@ -212,8 +212,9 @@ func TestDatabaseConnectionsKilledUnderLoad(t *testing.T) {
 	check(t, w.LSQ.ChangeLeadOwner(leads[0], w.Users["ravi@acme.test"].ID))
 	w.waitQuietly()
 	if tk := w.ticketOf(leads[0]); tk.AssigneeID != w.agentID("ravi@acme.test") {
-		t.Errorf("after the faults a new owner change did not sync: agent %d", tk.AssigneeID)
+		t.Errorf("after the faults a new owner change did not sync: agent %d%s", tk.AssigneeID, w.timeline(leads[0]))
 	}
+	t.Logf("outcomes: %v; paused links %d", w.outcomes(), w.count("SELECT count(*) FROM links WHERE paused_at IS NOT NULL"))
 	t.Logf("database: %d connections terminated in 5 rounds; %d webhooks acknowledged, %d lost; %d actions delivered, %d superseded by later changes; 0 delivering",
 		killed, acked, lost, w.count("SELECT count(*) FROM outbox WHERE status = 'delivered'"), w.count("SELECT count(*) FROM outbox WHERE status = 'superseded'"))
 }

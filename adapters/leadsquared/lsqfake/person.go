@@ -41,6 +41,32 @@ func (f *Fake) ChangeLeadOwner(leadID, userID string) error {
 	return f.SetLeadFields(leadID, map[string]string{"OwnerId": userID})
 }
 
+// ErrChanged is returned by ChangeLeadOwnerFrom when the owner is no longer
+// the one the person saw.
+var ErrChanged = errors.New("lsqfake: the record changed since the person looked")
+
+// ChangeLeadOwnerFrom is ChangeLeadOwner by a person who saw owner from on
+// the screen: when someone (lsqbridge, say) changed it meanwhile, nothing
+// is saved and ErrChanged says so. It makes "a person's change" exact in
+// tests that race people against the sync.
+func (f *Fake) ChangeLeadOwnerFrom(leadID, from, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.leads[leadID]
+	if l == nil {
+		return fmt.Errorf("change lead owner %s: %w", leadID, ErrNoRecord)
+	}
+	if l.fields["OwnerId"] != from {
+		return ErrChanged
+	}
+	fields := map[string]string{"OwnerId": to}
+	if r := f.validateLead(fields, leadID, false); r != nil {
+		return errPerson("change lead owner", r)
+	}
+	f.updateLeadLocked(l, fields, f.person(), true)
+	return nil
+}
+
 // SetLeadFields saves fields on a lead as a person would: fires lead-updated
 // (even when nothing changed, as a save does), lead-owner-changed when
 // OwnerId changed and lead-stage-changed when ProspectStage changed.

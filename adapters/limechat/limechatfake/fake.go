@@ -57,6 +57,8 @@ type Call struct {
 	Path   string
 	Query  string
 	Body   []byte
+	// Time is when the fake received it, by its clock.
+	Time time.Time
 }
 
 // Fake is the in-memory LimeChat. Create it with New; it is safe for
@@ -151,7 +153,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body})
+	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Time: f.now()})
 	f.mu.Unlock()
 
 	faults, ok := f.applyFaults(w, r)

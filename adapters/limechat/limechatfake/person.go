@@ -83,6 +83,29 @@ func (f *Fake) AssignAgent(conversationID, agentID int64) error {
 	return nil
 }
 
+// ErrChanged is returned by AssignAgentFrom when the assignee is no longer
+// the one the person saw.
+var ErrChanged = errors.New("limechatfake: the conversation changed since the person looked")
+
+// AssignAgentFrom is AssignAgent by a person who saw agent from assigned:
+// when someone changed it meanwhile, nothing happens and ErrChanged says so.
+func (f *Fake) AssignAgentFrom(conversationID, from, to int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.conversations[conversationID]
+	if !ok {
+		return errNoConversation(conversationID)
+	}
+	if c.assigneeID != from {
+		return ErrChanged
+	}
+	if _, ok := f.agents[to]; to != 0 && !ok {
+		return fmt.Errorf("limechatfake: agent %d: %w", to, service.ErrNotFound)
+	}
+	f.assignLocked(c, to)
+	return nil
+}
+
 // AddLabel adds a label; adding one already there changes nothing and fires nothing.
 func (f *Fake) AddLabel(conversationID int64, label string) error {
 	if strings.TrimSpace(label) == "" {

@@ -129,6 +129,9 @@ type sandboxOptions struct {
 	WrapLeadSquared func(http.Handler) http.Handler
 	// WrapLimeChat does the same for the LimeChat (and Flow-builder) fake.
 	WrapLimeChat func(http.Handler) http.Handler
+	// WrapBridge, when set, wraps lsqbridge's own handler (tests that
+	// record its exchanges).
+	WrapBridge func(http.Handler) http.Handler
 	// Now is both fakes' clock (time.Now when nil).
 	Now        func() time.Time
 	AppOptions []appOption
@@ -243,6 +246,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
 	}
 
+	if o.WrapBridge != nil {
+		a.handler = o.WrapBridge(a.handler)
+	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- a.serve(sctx, ln) }()

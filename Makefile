@@ -30,13 +30,15 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## generate: regenerate db/ from migrations/ and queries/ with the pinned sqlc
+## generate: regenerate db/ from migrations/ and queries/ with the pinned sqlc, and
+## docs/integration.schema.json from the integration config types
 generate:
 	$(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION) generate
+	$(GO) test ./service -run '^TestIntegrationSchemaIsGenerated$$' -count=1 -update-schema >/dev/null
 
-## check-generated: fail when db/ differs from what sqlc writes
+## check-generated: fail when db/ or the config schema differs from what the generators write
 check-generated: generate
-	git diff --exit-code -- db/
+	git diff --exit-code -- db/ docs/integration.schema.json
 	@test -z "$$(git status --porcelain -- db/)" || { echo "untracked generated files in db/"; git status --porcelain -- db/; exit 1; }
 
 build:

@@ -17,17 +17,20 @@ import (
 
 func cmdIntegration(e *env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: lsqbridge integration apply -f FILE | list | show ID | rotate-token ID | disable ID")
+		return errors.New("usage: lsqbridge integration apply -f FILE | validate -f FILE | list | show ID | rotate-token ID | disable ID")
 	}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("integration "+sub, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	e.cfg.bindDB(fs)
-	file := fs.String("f", "", "with apply: the integration's YAML file")
+	file := fs.String("f", "", "with apply and validate: the integration's YAML file")
 	fs.StringVar(&e.cfg.PublicURL, "public-url", e.cfg.PublicURL, "URL the platforms reach lsqbridge at (env LSQBRIDGE_PUBLIC_URL)")
 	offline := fs.Bool("offline", false, "with apply: do not check the rules' field names against LeadSquared")
 	if err := fs.Parse(rest); err != nil {
 		return err
+	}
+	if sub == "validate" {
+		return integrationValidate(e, *file)
 	}
 
 	// Parse and resolve the file before touching the database, so a bad

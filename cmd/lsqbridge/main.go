@@ -20,7 +20,7 @@ Usage: lsqbridge <command> [flags]
 Commands:
   serve                         run the webhook API, the outbox relay and the reconciler
   migrate up|down|status|version  manage the database schema
-  integration apply -f FILE | list | show ID | rotate-token ID | disable ID
+  integration apply -f FILE | validate -f FILE | list | show ID | rotate-token ID | disable ID
   agents refresh|list ID        the e-mail directory matching owners and agents
   outbox list|retry|drop        inspect and handle failing or dead actions
   links unpause --integration ID LINK...   let links the loop fuse paused sync again

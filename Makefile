@@ -7,7 +7,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
 # A fixed key for the local sandbox only; production sets its own.
 DEV_MASTER_KEY := $(shell printf %s lsqbridge-sandbox-key-not-secret | od -An -tx1 | tr -d " \n")
 
-.PHONY: run uat test lint generate build check-generated postgres chromium
+.PHONY: run uat test lint generate build check-generated check-alerts postgres chromium
 
 ## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
 run: postgres
@@ -43,6 +43,11 @@ check-generated: generate
 
 build:
 	$(GO) build -o bin/lsqbridge ./cmd/lsqbridge
+
+## check-alerts: promtool (Debian's prometheus package) checks the Prometheus alert rules
+check-alerts:
+	@bash .ci/ensure-promtool
+	promtool check rules docs/deploy/prometheus-alerts.yaml
 
 postgres:
 	@bash .ci/ensure-postgres

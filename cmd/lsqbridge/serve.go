@@ -66,6 +66,8 @@ type app struct {
 	pool    *pgxpool.Pool
 	handler http.Handler
 	workers []func(ctx context.Context)
+	// registry holds every metric the process exports (served on /metrics).
+	registry *prometheus.Registry
 
 	integrations *service.Integrations
 	agents       *service.AgentDirectory
@@ -84,7 +86,7 @@ type appOption func(*app)
 func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger, opts ...appOption) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &app{log: log, pool: pool}
+	a := &app{log: log, pool: pool, registry: reg}
 	for _, o := range opts {
 		o(a)
 	}

@@ -7,7 +7,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
 # A fixed key for the local sandbox only; production sets its own.
 DEV_MASTER_KEY := $(shell printf %s lsqbridge-sandbox-key-not-secret | od -An -tx1 | tr -d " \n")
 
-.PHONY: run uat test lint generate build check-generated check-alerts postgres chromium
+.PHONY: run uat test lint generate build image check-image check-generated check-alerts postgres chromium
 
 ## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
 run: postgres
@@ -43,6 +43,17 @@ check-generated: generate
 
 build:
 	$(GO) build -o bin/lsqbridge ./cmd/lsqbridge
+
+## image: the container image as an OCI tarball, built without a container engine (docs/deploy.md)
+IMAGE   ?= bin/lsqbridge-image.tar
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/image/lsqbridge ./cmd/lsqbridge
+	$(GO) run ./cmd/ociimage -binary bin/image/lsqbridge -version '$(VERSION)' -o $(IMAGE)
+
+## check-image: the image test, on the tarball `make image` wrote
+check-image:
+	LSQBRIDGE_IMAGE='$(abspath $(IMAGE))' $(GO) test -count=1 -run '^TestImage' -v ./cmd/ociimage
 
 ## check-alerts: promtool (Debian's prometheus package) checks the Prometheus alert rules
 check-alerts:

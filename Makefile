@@ -41,14 +41,16 @@ check-generated: generate
 	git diff --exit-code -- db/ docs/integration.schema.json
 	@test -z "$$(git status --porcelain -- db/)" || { echo "untracked generated files in db/"; git status --porcelain -- db/; exit 1; }
 
+# -buildvcs=auto: the commit goes into the binary (`lsqbridge version`) even
+# where GOFLAGS turns VCS stamping off.
 build:
-	$(GO) build -o bin/lsqbridge ./cmd/lsqbridge
+	$(GO) build -buildvcs=auto -o bin/lsqbridge ./cmd/lsqbridge
 
 ## image: the container image as an OCI tarball, built without a container engine (docs/deploy.md)
 IMAGE   ?= bin/lsqbridge-image.tar
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 image:
-	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/image/lsqbridge ./cmd/lsqbridge
+	CGO_ENABLED=0 GOOS=linux $(GO) build -buildvcs=auto -trimpath -ldflags='-s -w' -o bin/image/lsqbridge ./cmd/lsqbridge
 	$(GO) run ./cmd/ociimage -binary bin/image/lsqbridge -version '$(VERSION)' -o $(IMAGE)
 
 ## check-image: the image test, on the tarball `make image` wrote

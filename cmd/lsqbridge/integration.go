@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -20,8 +19,7 @@ func cmdIntegration(e *env, args []string) error {
 		return errors.New("usage: lsqbridge integration apply -f FILE | validate -f FILE | list | show ID | rotate-token ID | disable ID")
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("integration "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("integration " + sub)
 	e.cfg.bindDB(fs)
 	file := fs.String("f", "", "with apply and validate: the integration's YAML file")
 	fs.StringVar(&e.cfg.PublicURL, "public-url", e.cfg.PublicURL, "URL the platforms reach lsqbridge at (env LSQBRIDGE_PUBLIC_URL)")

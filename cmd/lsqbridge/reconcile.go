@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -13,8 +12,7 @@ import (
 
 // cmdReconcile makes one reconcile pass now (serve also runs one on a timer).
 func cmdReconcile(e *env, args []string) error {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("reconcile")
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "", "only this integration (default: every enabled one)")
 	if err := fs.Parse(args); err != nil {
@@ -32,8 +30,13 @@ func cmdReconcile(e *env, args []string) error {
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)
 	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
 	r := service.NewReconciler(pool, sync, platforms, service.NewSharedPacer(pool), log)
+	p := e.progress()
+	r.Progress = func(integration string, st service.ReconcileStats) {
+		p.Status("reconciling %s: %d links, %d changed, %d actions, %d errors", integration, st.Links, st.Changed, st.Actions, st.Errors)
+	}
 	start := time.Now()
 	stats, err := r.RunAll(e.ctx, integrations, *id)
+	p.Done()
 	ids := make([]string, 0, len(stats))
 	for k := range stats {
 		ids = append(ids, k)

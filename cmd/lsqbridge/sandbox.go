@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -271,8 +270,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 func (s *sandbox) Close() error { return s.stop() }
 
 func cmdSandbox(e *env, args []string) error {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("sandbox")
 	e.cfg.bindServe(fs)
 	lsqAddr := fs.String("leadsquared-listen", "127.0.0.1:8081", "address of the LeadSquared fake")
 	lcAddr := fs.String("limechat-listen", "127.0.0.1:8082", "address of the LimeChat fake")

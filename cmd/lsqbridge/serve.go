@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,8 +20,7 @@ import (
 )
 
 func cmdServe(e *env, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("serve")
 	e.cfg.bindServe(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

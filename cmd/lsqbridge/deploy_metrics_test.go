@@ -219,6 +219,15 @@ func TestDeployDocsUseExportedMetrics(t *testing.T) {
 	for where, expr := range board {
 		check("board", where, expr)
 	}
+	deployDoc, err := os.ReadFile(deployDocPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where := range alerts {
+		if name := strings.TrimPrefix(where, "alert "); !strings.Contains(string(deployDoc), "| `"+name+"` |") {
+			t.Errorf("docs/deploy.md's alert table does not explain %s", name)
+		}
+	}
 	for name := range used["alerts"] {
 		if !used["board"][name] {
 			t.Errorf("the board does not show %s, which an alert watches", name)

@@ -16,14 +16,17 @@ run: postgres
 	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} \
 		$(GO) run ./cmd/lsqbridge sandbox
 
-## uat: the acceptance checklist against the running sandbox (`make run` in another terminal)
+## uat: the acceptance checklist against the running sandbox (`make run` in another terminal),
+## whose fakes listen on loopback
 uat:
-	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} \
+	DATABASE_URL='$(DATABASE_URL)' LSQBRIDGE_MASTER_KEY=$${LSQBRIDGE_MASTER_KEY:-$(DEV_MASTER_KEY)} LSQBRIDGE_ALLOW_LOOPBACK=true \
 		$(GO) run ./cmd/lsqbridge uat
 
-## test: every test, against real Postgres (each test in its own database)
+## test: every test, against real Postgres (each test in its own database),
+## then a short fuzz of the webhook routes' HTTP handlers
 test: postgres chromium
 	$(GO) test -count=1 -v -timeout 40m ./...
+	$(GO) test ./cmd/lsqbridge -run '^$$' -fuzz '^FuzzWebhookRoutes$$' -fuzztime 15s
 
 ## lint: go vet and gofmt
 lint:

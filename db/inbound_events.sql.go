@@ -10,9 +10,60 @@ import (
 	"time"
 )
 
+const inboundFailedDue = `-- name: InboundFailedDue :many
+SELECT integration_id, id, source, event_type, dedup_key, raw, payload, apply_attempts
+FROM inbound_events
+WHERE outcome = 'error' AND retry_at <= now()
+ORDER BY retry_at
+LIMIT $1
+`
+
+type InboundFailedDueRow struct {
+	IntegrationID string
+	ID            int64
+	Source        string
+	EventType     string
+	DedupKey      string
+	Raw           []byte
+	Payload       []byte
+	ApplyAttempts int32
+}
+
+// Deliveries stored after applying them failed, due for another try.
+func (q *Queries) InboundFailedDue(ctx context.Context, maxRows int32) ([]InboundFailedDueRow, error) {
+	rows, err := q.db.Query(ctx, inboundFailedDue, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InboundFailedDueRow{}
+	for rows.Next() {
+		var i InboundFailedDueRow
+		if err := rows.Scan(
+			&i.IntegrationID,
+			&i.ID,
+			&i.Source,
+			&i.EventType,
+			&i.DedupKey,
+			&i.Raw,
+			&i.Payload,
+			&i.ApplyAttempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const inboundInsert = `-- name: InboundInsert :one
-INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occurred_at, payload, payload_text, outcome, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occurred_at, payload, raw, batch_of,
+                            outcome, detail, retry_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        $8, $9, $10, $11)
 ON CONFLICT (integration_id, source, dedup_key) DO NOTHING
 RETURNING id
 `
@@ -24,9 +75,11 @@ type InboundInsertParams struct {
 	DedupKey      string
 	OccurredAt    *time.Time
 	Payload       []byte
-	PayloadText   *string
+	Raw           []byte
+	BatchOf       *int64
 	Outcome       string
 	Detail        string
+	RetryAt       *time.Time
 }
 
 // Records a delivery; a repeat of the same dedup key returns nothing.
@@ -38,10 +91,32 @@ func (q *Queries) InboundInsert(ctx context.Context, arg InboundInsertParams) (i
 		arg.DedupKey,
 		arg.OccurredAt,
 		arg.Payload,
-		arg.PayloadText,
+		arg.Raw,
+		arg.BatchOf,
 		arg.Outcome,
 		arg.Detail,
+		arg.RetryAt,
 	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const inboundLockFailed = `-- name: InboundLockFailed :one
+SELECT id FROM inbound_events
+WHERE integration_id = $1 AND id = $2 AND outcome = 'error' AND retry_at IS NOT NULL
+FOR UPDATE SKIP LOCKED
+`
+
+type InboundLockFailedParams struct {
+	IntegrationID string
+	ID            int64
+}
+
+// Locks a failed delivery for another try; nothing when another process
+// holds it or it was applied meanwhile.
+func (q *Queries) InboundLockFailed(ctx context.Context, arg InboundLockFailedParams) (int64, error) {
+	row := q.db.QueryRow(ctx, inboundLockFailed, arg.IntegrationID, arg.ID)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -88,24 +163,52 @@ func (q *Queries) InboundRetryFailed(ctx context.Context, arg InboundRetryFailed
 	return id, err
 }
 
+const inboundRetryLater = `-- name: InboundRetryLater :exec
+UPDATE inbound_events SET apply_attempts = apply_attempts + 1, retry_at = $1, detail = $2
+WHERE integration_id = $3 AND id = $4 AND outcome = 'error'
+`
+
+type InboundRetryLaterParams struct {
+	RetryAt       *time.Time
+	Detail        string
+	IntegrationID string
+	ID            int64
+}
+
+// Counts a failed try and says when the next is due (NULL: no more tries;
+// the event stays 'error' for a person).
+func (q *Queries) InboundRetryLater(ctx context.Context, arg InboundRetryLaterParams) error {
+	_, err := q.db.Exec(ctx, inboundRetryLater,
+		arg.RetryAt,
+		arg.Detail,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	return err
+}
+
 const inboundSetOutcome = `-- name: InboundSetOutcome :exec
-UPDATE inbound_events SET outcome = $1, detail = $2, link_id = $3
-WHERE integration_id = $4 AND id = $5
+UPDATE inbound_events SET outcome = $1, detail = $2, link_id = $3,
+    event_type = coalesce($4, event_type), retry_at = NULL
+WHERE integration_id = $5 AND id = $6
 `
 
 type InboundSetOutcomeParams struct {
 	Outcome       string
 	Detail        string
 	LinkID        *int64
+	EventType     *string
 	IntegrationID string
 	ID            int64
 }
 
+// Records what became of an event (and takes it off the retry list).
 func (q *Queries) InboundSetOutcome(ctx context.Context, arg InboundSetOutcomeParams) error {
 	_, err := q.db.Exec(ctx, inboundSetOutcome,
 		arg.Outcome,
 		arg.Detail,
 		arg.LinkID,
+		arg.EventType,
 		arg.IntegrationID,
 		arg.ID,
 	)

@@ -268,7 +268,9 @@ type IntegrationUpsertRow struct {
 }
 
 // Creates an integration or updates its configuration; an update bumps
-// config_version. The webhook token hash is set only on creation.
+// config_version. webhook_token_hash (the shared pre-00010 webhook token, kept
+// for integrations that have not rotated every power; a new integration's is
+// the hash of a secret nobody holds) is set only on creation.
 func (q *Queries) IntegrationUpsert(ctx context.Context, arg IntegrationUpsertParams) (IntegrationUpsertRow, error) {
 	row := q.db.QueryRow(ctx, integrationUpsert,
 		arg.ID,

@@ -33,6 +33,9 @@ type AuditEvent struct {
 	Outcome       string
 	Detail        string
 	Body          string
+	RawBody       []byte
+	BatchOf       *int64
+	ApplyAttempts int32
 }
 
 type AuditFailingAction struct {
@@ -50,6 +53,20 @@ type AuditFailingAction struct {
 	LastError     string
 	CreatedAt     time.Time
 	Age           pgtype.Interval
+}
+
+type AuditHeldLink struct {
+	IntegrationID  string
+	LinkID         int64
+	RecordKind     string
+	RecordID       string
+	TicketID       *int64
+	DeadActionID   int64
+	DeadKind       string
+	DeadOutcome    string
+	LastError      string
+	HeldSince      time.Time
+	WaitingActions int64
 }
 
 type AuditLink struct {
@@ -120,6 +137,17 @@ type AuditUnmatchedAgent struct {
 	MatchedNow    bool
 }
 
+type Credential struct {
+	IntegrationID string
+	Power         string
+	SecretHash    []byte
+	PreviousHash  []byte
+	Version       int32
+	RotatedAt     *time.Time
+	LinkTokens    *float64
+	LinkTokensAt  *time.Time
+}
+
 type FormSubmission struct {
 	IntegrationID  string
 	IdempotencyKey string
@@ -145,6 +173,10 @@ type InboundEvent struct {
 	PayloadText   *string
 	Outcome       string
 	Detail        string
+	Raw           []byte
+	BatchOf       *int64
+	ApplyAttempts int32
+	RetryAt       *time.Time
 }
 
 type Integration struct {
@@ -217,4 +249,6 @@ type Outbox struct {
 	Result         []byte
 	CreatedAt      time.Time
 	DeliveredAt    *time.Time
+	FirstFailedAt  *time.Time
+	Crashes        int32
 }

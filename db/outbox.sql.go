@@ -22,7 +22,7 @@ WITH ready AS (
       AND NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering'))
+            AND p.status IN ('pending', 'delivering', 'dead'))
     ORDER BY o.next_attempt_at, o.id
     LIMIT $2
     FOR UPDATE OF o SKIP LOCKED
@@ -31,7 +31,7 @@ UPDATE outbox AS t
 SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make_interval(secs => $1::float8)
 FROM ready
 WHERE t.integration_id = ready.integration_id AND t.id = ready.id
-RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at
+RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes
 `
 
 type OutboxClaimParams struct {
@@ -40,10 +40,12 @@ type OutboxClaimParams struct {
 }
 
 // Claims due actions: only the oldest unfinished action of each link (per-link
-// FIFO), skipping rows other relays hold, and LeadSquared actions of paused
-// integrations. Claimed rows become 'delivering' under a lease. The head test
-// is a NOT EXISTS on the open-rows index, so a claim costs the same whatever
-// the backlog (a DISTINCT ON over every open row grew with it: 73 ms at 2,000).
+// FIFO; a dead action holds the link's later ones until a person retries or
+// drops it), skipping rows other relays hold, and LeadSquared actions of
+// paused integrations. Claimed rows become 'delivering' under a lease. The
+// head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
+// claim costs the same whatever the backlog (a DISTINCT ON over every open
+// row grew with it: 73 ms at 2,000).
 func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Outbox, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, arg.LeaseSeconds, arg.MaxRows)
 	if err != nil {
@@ -70,6 +72,8 @@ func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Out
 			&i.Result,
 			&i.CreatedAt,
 			&i.DeliveredAt,
+			&i.FirstFailedAt,
+			&i.Crashes,
 		); err != nil {
 			return nil, err
 		}
@@ -121,7 +125,7 @@ func (q *Queries) OutboxDrop(ctx context.Context, arg OutboxDropParams) (int64, 
 }
 
 const outboxGet = `-- name: OutboxGet :one
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox WHERE integration_id = $1 AND id = $2
 `
 
 type OutboxGetParams struct {
@@ -149,6 +153,8 @@ func (q *Queries) OutboxGet(ctx context.Context, arg OutboxGetParams) (Outbox, e
 		&i.Result,
 		&i.CreatedAt,
 		&i.DeliveredAt,
+		&i.FirstFailedAt,
+		&i.Crashes,
 	)
 	return i, err
 }
@@ -186,7 +192,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 }
 
 const outboxList = `-- name: OutboxList :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox
 WHERE ($1::text IS NULL OR integration_id = $1)
   AND status = ANY($2::text[])
 ORDER BY id LIMIT $3
@@ -224,6 +230,8 @@ func (q *Queries) OutboxList(ctx context.Context, arg OutboxListParams) ([]Outbo
 			&i.Result,
 			&i.CreatedAt,
 			&i.DeliveredAt,
+			&i.FirstFailedAt,
+			&i.Crashes,
 		); err != nil {
 			return nil, err
 		}
@@ -289,6 +297,57 @@ func (q *Queries) OutboxMarkDelivered(ctx context.Context, arg OutboxMarkDeliver
 	return result.RowsAffected(), nil
 }
 
+const outboxMarkDeliveredMany = `-- name: OutboxMarkDeliveredMany :many
+UPDATE outbox AS o SET status = 'delivered', delivered_at = now(), lease_until = NULL, last_error = '',
+    outcome = d.outcome, result = d.result
+FROM (SELECT unnest($1::text[]) AS integration_id, unnest($2::bigint[]) AS id,
+             unnest($3::int[]) AS attempt, unnest($4::text[]) AS outcome,
+             unnest($5::jsonb[]) AS result) AS d
+WHERE o.integration_id = d.integration_id AND o.id = d.id AND o.status = 'delivering' AND o.attempts = d.attempt
+RETURNING o.integration_id, o.id
+`
+
+type OutboxMarkDeliveredManyParams struct {
+	IntegrationIds []string
+	Ids            []int64
+	Attempts       []int32
+	Outcomes       []string
+	Results        [][]byte
+}
+
+type OutboxMarkDeliveredManyRow struct {
+	IntegrationID string
+	ID            int64
+}
+
+// Records many deliveries in one statement (the relay's completer batches
+// them); each row only if the attempt that delivered it still holds it.
+func (q *Queries) OutboxMarkDeliveredMany(ctx context.Context, arg OutboxMarkDeliveredManyParams) ([]OutboxMarkDeliveredManyRow, error) {
+	rows, err := q.db.Query(ctx, outboxMarkDeliveredMany,
+		arg.IntegrationIds,
+		arg.Ids,
+		arg.Attempts,
+		arg.Outcomes,
+		arg.Results,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OutboxMarkDeliveredManyRow{}
+	for rows.Next() {
+		var i OutboxMarkDeliveredManyRow
+		if err := rows.Scan(&i.IntegrationID, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const outboxMarkMerged = `-- name: OutboxMarkMerged :exec
 UPDATE outbox SET status = 'superseded', outcome = 'merged', delivered_at = now(), lease_until = NULL
 WHERE integration_id = $1 AND id = ANY($2::bigint[]) AND status = 'pending'
@@ -306,7 +365,8 @@ func (q *Queries) OutboxMarkMerged(ctx context.Context, arg OutboxMarkMergedPara
 
 const outboxMarkRetry = `-- name: OutboxMarkRetry :execrows
 UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = $1, outcome = $2,
-    next_attempt_at = $3, attempts = greatest(attempts - $4::int, 0)
+    next_attempt_at = $3, attempts = greatest(attempts - $4::int, 0),
+    first_failed_at = CASE WHEN $4::int = 0 THEN coalesce(first_failed_at, now()) ELSE first_failed_at END
 WHERE integration_id = $5 AND id = $6 AND status = 'delivering' AND attempts = $7::int
 `
 
@@ -321,7 +381,9 @@ type OutboxMarkRetryParams struct {
 }
 
 // Puts a failed delivery back; refund gives back the attempt when the
-// failure was the platform's rate limit rather than the action's fault.
+// failure was the platform's rate limit or a wait rather than the action's
+// fault. A transient failure starts the retry window (first_failed_at); a
+// refunded one does not.
 func (q *Queries) OutboxMarkRetry(ctx context.Context, arg OutboxMarkRetryParams) (int64, error) {
 	result, err := q.db.Exec(ctx, outboxMarkRetry,
 		arg.LastError,
@@ -434,7 +496,7 @@ func (q *Queries) OutboxOpenKinds(ctx context.Context, arg OutboxOpenKindsParams
 }
 
 const outboxPendingOfKinds = `-- name: OutboxPendingOfKinds :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND kind = ANY($3::text[])
   AND status = 'pending' AND id > $4
 ORDER BY id
@@ -481,6 +543,8 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 			&i.Result,
 			&i.CreatedAt,
 			&i.DeliveredAt,
+			&i.FirstFailedAt,
+			&i.Crashes,
 		); err != nil {
 			return nil, err
 		}
@@ -516,16 +580,22 @@ func (q *Queries) OutboxPrune(ctx context.Context, arg OutboxPruneParams) (int64
 }
 
 const outboxReleaseExpired = `-- name: OutboxReleaseExpired :execrows
-UPDATE outbox SET status = 'pending', lease_until = NULL, outcome = 'maybe_sent',
-    last_error = 'lease expired: the relay stopped mid-delivery'
+UPDATE outbox SET lease_until = NULL, outcome = CASE WHEN crashes + 1 >= $1::int THEN 'crashed' ELSE 'maybe_sent' END,
+    status = CASE WHEN crashes + 1 >= $1::int THEN 'dead' ELSE 'pending' END,
+    crashes = crashes + 1,
+    last_error = CASE WHEN crashes + 1 >= $1::int
+        THEN format('the relay stopped mid-delivery %s times (lease expired each time): this action may be what stops it; a person decides (outbox retry or drop)', crashes + 1)
+        ELSE 'lease expired: the relay stopped mid-delivery' END
 WHERE status = 'delivering' AND lease_until < now()
 `
 
 // Returns rows whose relay died mid-delivery to the queue. That attempt may
 // have reached the platform, so the row says so (outcome maybe_sent): a
-// create looks first, a Flow-builder event is not sent again.
-func (q *Queries) OutboxReleaseExpired(ctx context.Context) (int64, error) {
-	result, err := q.db.Exec(ctx, outboxReleaseExpired)
+// create looks first, a Flow-builder event is not sent again. The attempt
+// counts, and so does the crash: a row whose delivery stopped its relay
+// max_crashes times ends dead, so it cannot take every replica down in turn.
+func (q *Queries) OutboxReleaseExpired(ctx context.Context, maxCrashes int32) (int64, error) {
+	result, err := q.db.Exec(ctx, outboxReleaseExpired, maxCrashes)
 	if err != nil {
 		return 0, err
 	}
@@ -533,7 +603,8 @@ func (q *Queries) OutboxReleaseExpired(ctx context.Context) (int64, error) {
 }
 
 const outboxRetry = `-- name: OutboxRetry :execrows
-UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), outcome = '', lease_until = NULL
+UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), outcome = '', lease_until = NULL,
+    first_failed_at = NULL, crashes = 0
 WHERE integration_id = $1 AND id = $2 AND status IN ('dead', 'pending')
 `
 
@@ -542,7 +613,8 @@ type OutboxRetryParams struct {
 	ID            int64
 }
 
-// Gives a dead (or waiting) action a fresh attempt budget, due now.
+// Gives a dead (or waiting) action a fresh attempt budget and retry
+// window, due now; a dead one releases the actions it held.
 func (q *Queries) OutboxRetry(ctx context.Context, arg OutboxRetryParams) (int64, error) {
 	result, err := q.db.Exec(ctx, outboxRetry, arg.IntegrationID, arg.ID)
 	if err != nil {
@@ -553,7 +625,8 @@ func (q *Queries) OutboxRetry(ctx context.Context, arg OutboxRetryParams) (int64
 
 const outboxStats = `-- name: OutboxStats :many
 SELECT integration_id, status, count(*)::bigint AS n,
-       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
+       count(DISTINCT link_id)::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status
 `
@@ -563,8 +636,10 @@ type OutboxStatsRow struct {
 	Status        string
 	N             int64
 	OldestSeconds float64
+	Links         int64
 }
 
+// Depth and age by status, and the links a dead action holds.
 func (q *Queries) OutboxStats(ctx context.Context) ([]OutboxStatsRow, error) {
 	rows, err := q.db.Query(ctx, outboxStats)
 	if err != nil {
@@ -579,6 +654,7 @@ func (q *Queries) OutboxStats(ctx context.Context) ([]OutboxStatsRow, error) {
 			&i.Status,
 			&i.N,
 			&i.OldestSeconds,
+			&i.Links,
 		); err != nil {
 			return nil, err
 		}

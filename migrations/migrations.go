@@ -97,7 +97,10 @@ func (r *Runner) Version(ctx context.Context) (current, latest int64, err error)
 }
 
 // CheckCurrent returns an error naming the fix when the database is behind
-// (or ahead of) this binary's migrations.
+// this binary's migrations. A schema newer than the binary is fine:
+// migrations are additive (expand now, contract in a later release), so a
+// binary keeps serving while a rolling deploy brings the newer one, which
+// is what lets `migrate up` run before the rollout.
 func (r *Runner) CheckCurrent(ctx context.Context) error {
 	current, latest, err := r.Version(ctx)
 	if err != nil {
@@ -105,9 +108,6 @@ func (r *Runner) CheckCurrent(ctx context.Context) error {
 	}
 	if current < latest {
 		return fmt.Errorf("database schema is at version %d but this build needs %d: run `lsqbridge migrate up`", current, latest)
-	}
-	if current > latest {
-		return fmt.Errorf("database schema is at version %d, newer than this build knows (%d): deploy the newer build", current, latest)
 	}
 	return nil
 }

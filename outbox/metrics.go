@@ -54,11 +54,18 @@ var (
 		[]string{"integration", "status"}, nil)
 	ageDesc = prometheus.NewDesc("lsqbridge_outbox_oldest_seconds", "Age of the oldest outbox row by integration and status.",
 		[]string{"integration", "status"}, nil)
+	heldDesc = prometheus.NewDesc("lsqbridge_outbox_held_links",
+		"Links with a dead action, which holds the link's later actions until a person retries or drops it.",
+		[]string{"integration"}, nil)
 )
 
 type depthCollector struct{ q *db.Queries }
 
-func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- ageDesc }
+func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- depthDesc
+	ch <- ageDesc
+	ch <- heldDesc
+}
 
 func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -71,5 +78,8 @@ func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range rows {
 		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(r.N), r.IntegrationID, r.Status)
 		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, r.OldestSeconds, r.IntegrationID, r.Status)
+		if r.Status == StatusDead {
+			ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(r.Links), r.IntegrationID)
+		}
 	}
 }

@@ -8,6 +8,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,7 +61,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, actions []NewAction) (int, error) {
 			p.NextAttemptAt = &a.NotBefore
 		}
 		_, err = q.OutboxInsert(ctx, p)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			continue // already enqueued under this key
 		}
 		if err != nil {
@@ -87,6 +88,9 @@ type Action struct {
 	LastError   string
 	LastOutcome string
 	CreatedAt   time.Time
+	// FirstFailedAt is when a transient failure of this action was first
+	// recorded (zero if none): the retry window runs from it.
+	FirstFailedAt time.Time
 }
 
 func fromRow(r db.Outbox) Action {
@@ -97,6 +101,9 @@ func fromRow(r db.Outbox) Action {
 	}
 	if r.CausedBy != nil {
 		a.CausedBy = *r.CausedBy
+	}
+	if r.FirstFailedAt != nil {
+		a.FirstFailedAt = *r.FirstFailedAt
 	}
 	return a
 }
@@ -111,9 +118,12 @@ const (
 	// Superseded: the action no longer matches the state it was meant to
 	// set, so it was not sent.
 	Superseded
-	// Retry: try again later (backoff, RetryAfter, attempt budget apply).
+	// Retry: try again later (backoff and RetryAfter apply). A failure that
+	// may pass is retried until the relay's RetryFor has run out.
 	Retry
-	// Dead: never retry; a person decides (outbox retry/drop).
+	// Dead: never retry (the platform said the failure is permanent, or it
+	// may already have acted); a person decides (outbox retry/drop). A dead
+	// action holds its link's later actions until then.
 	Dead
 )
 

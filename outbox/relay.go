@@ -3,12 +3,8 @@ package outbox
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,23 +15,52 @@ import (
 
 // Config tunes a Relay; zero values take the defaults noted.
 type Config struct {
-	// Workers is how many actions are delivered at once (default 4).
+	// Workers is how many actions may be in delivery at once (default 64).
+	// Platform calls take 150–500 ms over the internet, so in-flight
+	// deliveries, not CPU, bound the drain rate: about Workers / latency.
+	// Each link still has at most one action in flight (per-link order),
+	// and LeadSquared calls are paced per integration by the handler.
 	Workers int
+	// FetchBatch caps the rows one claim takes (default Workers). A claim
+	// is made when a quarter of the batch is free, or at once when woken.
+	FetchBatch int
 	// Lease is how long a claimed action is ours before another relay may
 	// take it back (default 60s); longer than any platform call.
 	Lease time.Duration
 	// PollInterval is the fallback when no wakeup arrives (default 1s).
 	PollInterval time.Duration
-	// MaxAttempts is the attempt budget before an action is dead (default 8).
-	MaxAttempts int
-	// BaseBackoff and MaxBackoff bound the exponential backoff (1s, 5m).
+	// RetryFor is how long transient failures (transport errors, timeouts,
+	// 5xx, 429) are retried, counted from the first one (default 48h).
+	RetryFor time.Duration
+	// BaseBackoff and MaxBackoff bound the exponential backoff between
+	// attempts (1s doubling, capped at 15m), with ±20% jitter.
 	BaseBackoff, MaxBackoff time.Duration
-	Logger                  *slog.Logger
-	Metrics                 *Metrics
+	// MaxCrashes is how many times a relay may stop mid-delivery of one
+	// action (its lease expires) before the action is dead (default 3).
+	MaxCrashes int
+	// ShutdownGrace is how long Run lets in-flight deliveries finish after
+	// its context ends; then their calls are cancelled and the actions go
+	// back to the queue, marked as maybe sent (default 10s).
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+	Metrics       *Metrics
 	// AfterAttempt, when set, runs after the handler and before the outcome
 	// is recorded. Returning false abandons the row as a crash would: it
 	// stays 'delivering' until its lease expires. For crash tests.
 	AfterAttempt func(a Action, o Outcome) bool
+}
+
+func (c Config) withDefaults() Config {
+	c.Workers = cmp.Or(c.Workers, 64)
+	c.FetchBatch = cmp.Or(c.FetchBatch, c.Workers)
+	c.Lease = cmp.Or(c.Lease, 60*time.Second)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	c.RetryFor = cmp.Or(c.RetryFor, 48*time.Hour)
+	c.BaseBackoff = cmp.Or(c.BaseBackoff, time.Second)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Minute)
+	c.MaxCrashes = cmp.Or(c.MaxCrashes, 3)
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 10*time.Second)
+	return c
 }
 
 // Relay claims and delivers outbox actions.
@@ -50,12 +75,7 @@ type Relay struct {
 
 // NewRelay returns a relay delivering through h.
 func NewRelay(pool *pgxpool.Pool, h Handler, cfg Config) *Relay {
-	cfg.Workers = cmp.Or(cfg.Workers, 4)
-	cfg.Lease = cmp.Or(cfg.Lease, 60*time.Second)
-	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
-	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 8)
-	cfg.BaseBackoff = cmp.Or(cfg.BaseBackoff, time.Second)
-	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 5*time.Minute)
+	cfg = cfg.withDefaults()
 	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Relay{pool: pool, q: db.New(pool), h: h, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
 }
@@ -68,56 +88,86 @@ func (r *Relay) Wake() {
 	}
 }
 
-// Run delivers until ctx ends: it claims whenever a worker is free and work
-// is due, and otherwise waits for a wakeup (in-process or a NOTIFY from
-// another process) or the poll interval.
+// Run delivers until ctx ends. A producer claims due actions in batches
+// (when enough delivery slots are free, or at once when woken), each action
+// is delivered in its own goroutine, and a completer records the outcomes
+// in batches. When ctx ends, Run stops claiming first, lets in-flight
+// deliveries finish for ShutdownGrace, then cancels their calls (the
+// actions go back to the queue) and returns once every outcome is recorded.
 func (r *Relay) Run(ctx context.Context) {
 	go r.listen(ctx)
-	sem := make(chan struct{}, r.cfg.Workers)
-	done := make(chan struct{}, 1)
+	done := newCompleter(r)
+	// Deliveries outlive ctx by ShutdownGrace: cancelling a platform call
+	// mid-flight makes its outcome unknown (and a Flow-builder event
+	// un-retryable), so they get the chance to finish first.
+	hctx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	slots := make(chan struct{}, r.cfg.Workers)
+	freed := make(chan struct{}, 1)
 	var inflight sync.WaitGroup
 	lastRelease := time.Time{}
-	for {
+	threshold := max(1, min(r.cfg.FetchBatch, r.cfg.Workers)/4)
+	for ctx.Err() == nil {
 		if time.Since(lastRelease) > r.cfg.Lease/4 {
 			r.releaseExpired(ctx)
 			lastRelease = time.Now()
 		}
-		free := r.cfg.Workers - len(sem)
-		claimed := 0
-		if free > 0 {
-			actions, err := r.claim(ctx, free)
+		want := min(r.cfg.Workers-len(slots), r.cfg.FetchBatch)
+		more := false
+		if want > 0 {
+			actions, err := r.claim(ctx, want)
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("claim outbox batch", "err", err)
 			}
-			claimed = len(actions)
 			for _, a := range actions {
-				sem <- struct{}{}
+				slots <- struct{}{}
 				inflight.Add(1)
 				go func() {
-					defer func() {
-						<-sem
-						inflight.Done()
-						select { // a worker is free: look for more work
-						case done <- struct{}{}:
-						default:
-						}
-					}()
-					r.deliver(ctx, a)
+					defer inflight.Done()
+					r.deliver(hctx, a, done)
+					<-slots
+					select { // a slot is free: the producer may look for more
+					case freed <- struct{}{}:
+					default:
+					}
 				}()
 			}
+			more = len(actions) == want
 		}
-		if claimed == free && free > 0 {
-			continue // there may be more due right now
-		}
-		select {
-		case <-ctx.Done():
-			inflight.Wait()
-			return
-		case <-r.wake:
-		case <-done:
-		case <-time.After(r.cfg.PollInterval):
+		// Wait for a reason to claim again: a wakeup, or enough free slots
+		// after a full claim (there may be more due right now), or the poll.
+		for {
+			select {
+			case <-ctx.Done():
+			case <-r.wake:
+			case <-freed:
+				if !more || r.cfg.Workers-len(slots) < threshold {
+					continue
+				}
+			case <-time.After(r.cfg.PollInterval):
+			}
+			break
 		}
 	}
+	r.stop(&inflight, cancelCalls, done)
+}
+
+// stop waits for in-flight deliveries, cancelling their calls after the
+// grace period, then for their outcomes to be recorded.
+func (r *Relay) stop(inflight *sync.WaitGroup, cancelCalls context.CancelFunc, done *completer) {
+	finished := make(chan struct{})
+	go func() {
+		inflight.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(r.cfg.ShutdownGrace):
+		r.log.Warn("shutdown grace over: cancelling deliveries still in flight; their actions go back to the queue")
+		cancelCalls()
+		<-finished
+	}
+	done.close()
 }
 
 // Drain delivers everything due now, one batch after another, and returns
@@ -126,23 +176,24 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		r.releaseExpired(ctx)
-		actions, err := r.claim(ctx, r.cfg.Workers)
+		actions, err := r.claim(ctx, r.cfg.FetchBatch)
 		if err != nil {
 			return total, err
 		}
 		if len(actions) == 0 {
 			return total, nil
 		}
-		done := make(chan struct{}, len(actions))
+		results := make(chan completion, len(actions))
 		for _, a := range actions {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				r.deliver(ctx, a)
-			}()
+			go r.deliver(ctx, a, completeInto(results))
 		}
+		batch := make([]completion, 0, len(actions))
 		for range actions {
-			<-done
+			if c := <-results; c.a.ID != 0 {
+				batch = append(batch, c)
+			}
 		}
+		r.recordBatch(context.WithoutCancel(ctx), batch)
 		total += len(actions)
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -163,7 +214,7 @@ func (r *Relay) claim(ctx context.Context, n int) ([]Action, error) {
 }
 
 func (r *Relay) releaseExpired(ctx context.Context) {
-	n, err := r.q.OutboxReleaseExpired(ctx)
+	n, err := r.q.OutboxReleaseExpired(ctx, int32(r.cfg.MaxCrashes))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("release expired leases", "err", err)
@@ -178,39 +229,19 @@ func (r *Relay) releaseExpired(ctx context.Context) {
 // deliveryTimeout bounds one attempt, including the platform calls.
 const deliveryTimeout = 45 * time.Second
 
-func (r *Relay) deliver(ctx context.Context, a Action) {
+// sink receives one delivery's outcome for recording.
+type sink interface{ add(completion) }
+
+func (r *Relay) deliver(ctx context.Context, a Action, out sink) {
 	start := time.Now()
-	// A claimed action is finished even when shutdown begins: cancelling a
-	// platform call mid-flight would make its outcome unknown (and a
-	// Flow-builder event un-retryable). Run stops claiming instead.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(deliveryTimeout, r.cfg.Lease))
+	hctx, cancel := context.WithTimeout(ctx, min(deliveryTimeout, r.cfg.Lease))
 	defer cancel()
 	o := r.safeHandle(hctx, a)
 	if r.cfg.AfterAttempt != nil && !r.cfg.AfterAttempt(a, o) {
-		return // simulated crash: the lease will expire
-	}
-	// Record the outcome even when ctx is ending: the effect has happened.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	status, err := r.record(rctx, a, o)
-	log := r.log.With("integration", a.IntegrationID, "link", a.LinkID, "action", a.ID, "kind", a.Kind, "attempt", a.Attempts)
-	if err != nil {
-		log.Error("record action outcome", "err", err)
+		out.add(completion{}) // simulated crash: the lease will expire
 		return
 	}
-	r.cfg.Metrics.observe(a, status, o, time.Since(start))
-	switch status {
-	case StatusDead:
-		log.Error("action dead", "err", errString(o.Err), "outcome", o.Note)
-	case StatusPending:
-		if o.Deferred {
-			log.Debug("action deferred", "reason", errString(o.Err))
-		} else {
-			log.Warn("action will be retried", "err", errString(o.Err))
-		}
-	default:
-		log.Debug("action finished", "status", status, "outcome", o.Note)
-	}
+	out.add(completion{a: a, o: o, start: start})
 }
 
 func (r *Relay) safeHandle(ctx context.Context, a Action) (o Outcome) {
@@ -222,122 +253,9 @@ func (r *Relay) safeHandle(ctx context.Context, a Action) (o Outcome) {
 	return r.h.Handle(ctx, a)
 }
 
-// record writes the outcome (and the handler's write-backs) in one transaction.
-func (r *Relay) record(ctx context.Context, a Action, o Outcome) (string, error) {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	q := db.New(tx)
-	status := ""
-	var n int64
-	att := int32(a.Attempts)
-	switch o.Verdict {
-	case Delivered:
-		var result []byte
-		if o.Result != nil {
-			if result, err = json.Marshal(o.Result); err != nil {
-				return "", fmt.Errorf("encode result: %w", err)
-			}
-		}
-		n, err = q.OutboxMarkDelivered(ctx, db.OutboxMarkDeliveredParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			Result: result, Outcome: o.Note, Attempt: att})
-		status = StatusDelivered
-	case Superseded:
-		n, err = q.OutboxMarkSuperseded(ctx, db.OutboxMarkSupersededParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			Outcome: cmp.Or(o.Note, "superseded"), Attempt: att})
-		status = StatusSuperseded
-	case Retry:
-		if a.Attempts >= r.cfg.MaxAttempts && !o.RateLimited && !o.Deferred {
-			n, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
-				LastError: errString(o.Err), Outcome: cmp.Or(o.Note, "attempts exhausted"), Attempt: att})
-			status = StatusDead
-			break
-		}
-		refund := int32(0)
-		if o.RateLimited || o.Deferred {
-			refund = 1
-		}
-		n, err = q.OutboxMarkRetry(ctx, db.OutboxMarkRetryParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			LastError: errString(o.Err), Outcome: o.Note, NextAttemptAt: time.Now().Add(r.backoff(a.Attempts, o.RetryAfter)),
-			Refund: refund, Attempt: att})
-		status = StatusPending
-	case Dead:
-		n, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
-			LastError: errString(o.Err), Outcome: o.Note, Attempt: att})
-		status = StatusDead
-	}
-	if err != nil {
-		return "", fmt.Errorf("mark action %d %s: %w", a.ID, status, err)
-	}
-	if n == 0 {
-		// This attempt's lease ran out and another relay took the row:
-		// its outcome is the other attempt's to record, write-backs too.
-		return "", fmt.Errorf("action %d: lost the lease before recording %s", a.ID, status)
-	}
-	if o.Finish != nil {
-		if err := o.Finish(ctx, tx); err != nil {
-			return "", fmt.Errorf("finish action %d: %w", a.ID, err)
-		}
-	}
-	return status, tx.Commit(ctx)
-}
-
-// backoff is exponential in the attempt with ±20% jitter, at least retryAfter.
-func (r *Relay) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := float64(r.cfg.BaseBackoff) * math.Pow(2, float64(max(attempt-1, 0)))
-	d = min(d, float64(r.cfg.MaxBackoff))
-	d *= 0.8 + 0.4*rand.Float64()
-	return max(time.Duration(d), retryAfter)
-}
-
 func errString(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
-}
-
-// channel is the NOTIFY channel relays listen on.
-const channel = "lsqbridge_outbox"
-
-// listen wakes the relay on NOTIFYs from other processes.
-func (r *Relay) listen(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := r.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		r.log.Warn("outbox listener stopped; polling until it reconnects", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (r *Relay) listenOnce(ctx context.Context) error {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return err
-	}
-	defer func() {
-		// Leave the connection clean for the pool.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *")
-	}()
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return nil
-			}
-			return err
-		}
-		r.Wake()
-	}
 }

@@ -1,6 +1,8 @@
 -- name: IntegrationUpsert :one
 -- Creates an integration or updates its configuration; an update bumps
--- config_version. The webhook token hash is set only on creation.
+-- config_version. webhook_token_hash (the shared pre-00010 webhook token, kept
+-- for integrations that have not rotated every power; a new integration's is
+-- the hash of a secret nobody holds) is set only on creation.
 INSERT INTO integrations (
     id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_user_id,
     limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed,

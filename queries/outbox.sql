@@ -6,10 +6,12 @@ RETURNING id;
 
 -- name: OutboxClaim :many
 -- Claims due actions: only the oldest unfinished action of each link (per-link
--- FIFO), skipping rows other relays hold, and LeadSquared actions of paused
--- integrations. Claimed rows become 'delivering' under a lease. The head test
--- is a NOT EXISTS on the open-rows index, so a claim costs the same whatever
--- the backlog (a DISTINCT ON over every open row grew with it: 73 ms at 2,000).
+-- FIFO; a dead action holds the link's later ones until a person retries or
+-- drops it), skipping rows other relays hold, and LeadSquared actions of
+-- paused integrations. Claimed rows become 'delivering' under a lease. The
+-- head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
+-- claim costs the same whatever the backlog (a DISTINCT ON over every open
+-- row grew with it: 73 ms at 2,000).
 WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
@@ -21,7 +23,7 @@ WITH ready AS (
       AND NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering'))
+            AND p.status IN ('pending', 'delivering', 'dead'))
     ORDER BY o.next_attempt_at, o.id
     LIMIT @max_rows
     FOR UPDATE OF o SKIP LOCKED
@@ -38,9 +40,12 @@ WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AN
 
 -- name: OutboxMarkRetry :execrows
 -- Puts a failed delivery back; refund gives back the attempt when the
--- failure was the platform's rate limit rather than the action's fault.
+-- failure was the platform's rate limit or a wait rather than the action's
+-- fault. A transient failure starts the retry window (first_failed_at); a
+-- refunded one does not.
 UPDATE outbox SET status = 'pending', lease_until = NULL, last_error = @last_error, outcome = @outcome,
-    next_attempt_at = @next_attempt_at, attempts = greatest(attempts - @refund::int, 0)
+    next_attempt_at = @next_attempt_at, attempts = greatest(attempts - @refund::int, 0),
+    first_failed_at = CASE WHEN @refund::int = 0 THEN coalesce(first_failed_at, now()) ELSE first_failed_at END
 WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AND attempts = @attempt::int;
 
 -- name: OutboxMarkDead :execrows
@@ -54,9 +59,15 @@ WHERE integration_id = @integration_id AND id = @id AND status = 'delivering' AN
 -- name: OutboxReleaseExpired :execrows
 -- Returns rows whose relay died mid-delivery to the queue. That attempt may
 -- have reached the platform, so the row says so (outcome maybe_sent): a
--- create looks first, a Flow-builder event is not sent again.
-UPDATE outbox SET status = 'pending', lease_until = NULL, outcome = 'maybe_sent',
-    last_error = 'lease expired: the relay stopped mid-delivery'
+-- create looks first, a Flow-builder event is not sent again. The attempt
+-- counts, and so does the crash: a row whose delivery stopped its relay
+-- max_crashes times ends dead, so it cannot take every replica down in turn.
+UPDATE outbox SET lease_until = NULL, outcome = CASE WHEN crashes + 1 >= @max_crashes::int THEN 'crashed' ELSE 'maybe_sent' END,
+    status = CASE WHEN crashes + 1 >= @max_crashes::int THEN 'dead' ELSE 'pending' END,
+    crashes = crashes + 1,
+    last_error = CASE WHEN crashes + 1 >= @max_crashes::int
+        THEN format('the relay stopped mid-delivery %s times (lease expired each time): this action may be what stops it; a person decides (outbox retry or drop)', crashes + 1)
+        ELSE 'lease expired: the relay stopped mid-delivery' END
 WHERE status = 'delivering' AND lease_until < now();
 
 -- name: OutboxGet :one
@@ -89,8 +100,10 @@ WHERE (sqlc.narg(integration_id)::text IS NULL OR integration_id = sqlc.narg(int
 ORDER BY id LIMIT @max_rows;
 
 -- name: OutboxRetry :execrows
--- Gives a dead (or waiting) action a fresh attempt budget, due now.
-UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), outcome = '', lease_until = NULL
+-- Gives a dead (or waiting) action a fresh attempt budget and retry
+-- window, due now; a dead one releases the actions it held.
+UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), outcome = '', lease_until = NULL,
+    first_failed_at = NULL, crashes = 0
 WHERE integration_id = @integration_id AND id = @id AND status IN ('dead', 'pending');
 
 -- name: OutboxDrop :execrows
@@ -107,10 +120,24 @@ WHERE (integration_id, id) IN (
     ORDER BY o.delivered_at LIMIT @max_rows);
 
 -- name: OutboxStats :many
+-- Depth and age by status, and the links a dead action holds.
 SELECT integration_id, status, count(*)::bigint AS n,
-       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
+       count(DISTINCT link_id)::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status;
+
+-- name: OutboxMarkDeliveredMany :many
+-- Records many deliveries in one statement (the relay's completer batches
+-- them); each row only if the attempt that delivered it still holds it.
+UPDATE outbox AS o SET status = 'delivered', delivered_at = now(), lease_until = NULL, last_error = '',
+    outcome = d.outcome, result = d.result
+FROM (SELECT unnest(@integration_ids::text[]) AS integration_id, unnest(@ids::bigint[]) AS id,
+             unnest(@attempts::int[]) AS attempt, unnest(@outcomes::text[]) AS outcome,
+             unnest(@results::jsonb[]) AS result) AS d
+WHERE o.integration_id = d.integration_id AND o.id = d.id AND o.status = 'delivering' AND o.attempts = d.attempt
+RETURNING o.integration_id, o.id;
+
 
 -- name: OutboxOpenKinds :many
 -- Kinds of the link's actions not yet finished: values those actions will

@@ -53,6 +53,9 @@ type FlowEventPayload struct {
 	DistinctID string         `json:"distinct_id"`
 	Phone      string         `json:"phone"`
 	Data       map[string]any `json:"data"`
+	// PhoneProblem says why the record's number could not be used, when it
+	// had one (the deliverer then tries the ticket's contact).
+	PhoneProblem string `json:"phone_problem,omitempty"`
 }
 
 // SetOwnerPayload makes the LeadSquared user with Email the record's owner.

@@ -30,6 +30,11 @@ type IntegrationConfig struct {
 	// FlowBuilder is needed only for campaigns.
 	FlowBuilder FlowBuilderConfig `yaml:"flow_builder"`
 	Rules       Rules             `yaml:",inline"`
+	// AllowLoopback lets the platform URLs be http:// or https:// on a
+	// loopback address (the sandbox's and tests' fakes). It is never read
+	// from the file: the sandbox sets it, and `integration apply` from
+	// LSQBRIDGE_ALLOW_LOOPBACK.
+	AllowLoopback bool `yaml:"-"`
 }
 
 // LeadSquaredConfig is the LeadSquared side of an integration.
@@ -76,6 +81,19 @@ type Rules struct {
 	Campaigns []CampaignRule `yaml:"campaigns" json:"campaigns,omitempty"`
 	Form      FormRules      `yaml:"form" json:"form"`
 	Fuse      FuseRules      `yaml:"fuse" json:"fuse"`
+	Phone     PhoneRules     `yaml:"phone" json:"phone"`
+}
+
+// PhoneRules says how to read phone numbers written without their country
+// code (docs/leadsquared.md, Phone numbers).
+type PhoneRules struct {
+	// DefaultCountryCode is the calling code ("91" for India; "+91" is read
+	// the same) given to national numbers — at most 10 digits once a leading
+	// 0 is dropped, without "+" or "00" — in LimeChat contacts, LeadSquared
+	// lead look-ups and creates, and Flow-builder events. Without it such a
+	// number is not used: a contact is opened without it and a Flow-builder
+	// event that has no other number is not sent.
+	DefaultCountryCode string `yaml:"default_country_code" json:"default_country_code,omitempty"`
 }
 
 // SyncRules says which records become tickets and how.
@@ -90,24 +108,35 @@ type SyncRules struct {
 }
 
 // FieldTagRule adds Tag to the ticket when Field changes to Value (any value
-// when Value is empty) on a record of kind Record ("" = both kinds).
+// when Value is empty) on a record of kind Record.
 type FieldTagRule struct {
-	Record RecordKind `yaml:"record" json:"record,omitempty"`
+	// Record is lead or opportunity (required: lead and opportunity fields
+	// are different fields).
+	Record RecordKind `yaml:"record" json:"record,omitempty" jsonschema:"required"`
 	Field  string     `yaml:"field" json:"field" jsonschema:"required"`
 	Value  string     `yaml:"value" json:"value,omitempty"`
 	Tag    string     `yaml:"tag" json:"tag" jsonschema:"required"`
 }
 
-// TagFieldRule sets LeadSquared fields when Tag is added to the ticket.
+// TagFieldRule sets LeadSquared fields when Tag is added to the ticket of
+// a record of kind Record.
 type TagFieldRule struct {
-	Tag    string            `yaml:"tag" json:"tag" jsonschema:"required"`
-	Record RecordKind        `yaml:"record" json:"record,omitempty"`
+	Tag string `yaml:"tag" json:"tag" jsonschema:"required"`
+	// Record is lead or opportunity (required): LeadSquared refuses a whole
+	// update naming a field the record does not have.
+	Record RecordKind        `yaml:"record" json:"record,omitempty" jsonschema:"required"`
 	Set    map[string]string `yaml:"set" json:"set" jsonschema:"required"`
 }
 
-// TagNoteRule posts a LeadSquared activity when Tag is added to the ticket.
+// TagNoteRule posts a LeadSquared activity when Tag is added to the ticket
+// of a record of kind Record.
 type TagNoteRule struct {
-	Tag           string `yaml:"tag" json:"tag" jsonschema:"required"`
+	Tag string `yaml:"tag" json:"tag" jsonschema:"required"`
+	// Record is lead or opportunity (required): activities are posted on
+	// leads and on opportunities through different calls.
+	Record RecordKind `yaml:"record" json:"record,omitempty" jsonschema:"required"`
+	// ActivityEvent is the activity type code (checked against
+	// ActivityTypes.Get when the file is applied).
 	ActivityEvent int    `yaml:"activity_event" json:"activity_event" jsonschema:"required,minimum=1"`
 	Note          string `yaml:"note" json:"note"`
 }
@@ -115,6 +144,7 @@ type TagNoteRule struct {
 // CampaignRule sends a Flow-builder event when Field of a record of kind
 // Record changes to To (from From, when set).
 type CampaignRule struct {
+	// Record is lead or opportunity (required).
 	Record RecordKind `yaml:"record" json:"record" jsonschema:"required"`
 	Field  string     `yaml:"field" json:"field" jsonschema:"required"`
 	From   string     `yaml:"from" json:"from,omitempty"`
@@ -134,7 +164,30 @@ type FormRules struct {
 	IncompleteTag string            `yaml:"incomplete_tag" json:"incomplete_tag,omitempty"`
 	// PageLinkTTL is how long a signed agent-page link stays valid.
 	PageLinkTTL Duration `yaml:"page_link_ttl" json:"page_link_ttl,omitempty"`
+	// AppLinksPerMinute bounds the form links the Dashboard App key may
+	// sign (for the whole account, every process together).
+	AppLinksPerMinute int `yaml:"app_links_per_minute" json:"app_links_per_minute,omitempty"`
+	// DateOrder is how a pre-filled date written with slashes, dashes or dots
+	// and the year last is read: day_first (20/12/2026, the default) or
+	// month_first (12/20/2026). A date that is not valid in that order is
+	// left as it came and refused, never read the other way round.
+	DateOrder string `yaml:"date_order" json:"date_order,omitempty"`
+	// Timezone (IANA, default Asia/Kolkata) is where pre-filled instants
+	// fall on a calendar day (a LimeChat date attribute saved as
+	// 2026-12-19T18:30:00Z is 2026-12-20 there), and the zone of pre-filled
+	// date-times written without one, except LeadSquared's own
+	// "YYYY-MM-DD HH:MM:SS", which is UTC.
+	Timezone string `yaml:"timezone" json:"timezone,omitempty"`
 }
+
+// Date orders of FormRules.DateOrder.
+const (
+	DateOrderDayFirst   = "day_first"
+	DateOrderMonthFirst = "month_first"
+)
+
+// DefaultFormTimezone is FormRules.Timezone when the file sets none.
+const DefaultFormTimezone = "Asia/Kolkata"
 
 // FuseRules bounds actions per link to stop any loop the rules might build.
 type FuseRules struct {
@@ -322,6 +375,9 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
 		if opts == "inline" {
 			for k, v := range yamlFields(f.Type) {
 				out[k] = v

@@ -16,8 +16,9 @@ import (
 // missing or bad values, rules that would undo each other. It does not
 // resolve the secrets' variables nor read LeadSquared's field metadata
 // (`integration apply` does both). A file that is not YAML at all gives
-// one problem.
-func CheckIntegrationConfig(data []byte) ConfigErrors {
+// one problem. allowLoopback accepts platform URLs on loopback addresses,
+// as `integration apply` does with LSQBRIDGE_ALLOW_LOOPBACK.
+func CheckIntegrationConfig(data []byte, allowLoopback bool) ConfigErrors {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return ConfigErrors{{Path: "(file)", Msg: fmt.Sprintf("not YAML: %v", err)}}
@@ -36,6 +37,7 @@ func CheckIntegrationConfig(data []byte) ConfigErrors {
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&cfg); err != nil && len(errs) == 0 {
 		errs = append(errs, &ConfigError{Path: "(file)", Msg: err.Error()})
 	}
+	cfg.AllowLoopback = allowLoopback
 	for _, s := range cfg.secrets() {
 		switch {
 		case *s.v == "" && s.required:

@@ -178,7 +178,7 @@ func TestIntegrationSchemaAcceptsTheExampleAndFlagsMistakes(t *testing.T) {
 	if err := s.Validate(yamlAsJSON(t, example)); err != nil {
 		t.Errorf("the schema refuses docs/examples/acme.yaml: %v", err)
 	}
-	if errs := CheckIntegrationConfig(example); len(errs) > 0 {
+	if errs := CheckIntegrationConfig(example, false); len(errs) > 0 {
 		t.Errorf("CheckIntegrationConfig refuses docs/examples/acme.yaml:\n%v", errs)
 	}
 
@@ -192,7 +192,7 @@ func TestIntegrationSchemaAcceptsTheExampleAndFlagsMistakes(t *testing.T) {
 		t.Errorf("the schema flags %v in three-mistakes.yaml, want %v (%v)", got, want, err)
 	}
 	var paths []string
-	for _, e := range CheckIntegrationConfig(bad) {
+	for _, e := range CheckIntegrationConfig(bad, false) {
 		paths = append(paths, e.Path)
 	}
 	slices.Sort(paths)
@@ -241,7 +241,7 @@ func TestCheckIntegrationConfigNamesEveryProblem(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			errs := CheckIntegrationConfig(tt.file)
+			errs := CheckIntegrationConfig(tt.file, false)
 			if len(errs) != len(tt.want) {
 				t.Fatalf("got %d problems, want %d:\n%v", len(errs), len(tt.want), errs)
 			}

@@ -3,8 +3,10 @@ package service
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,7 +30,9 @@ func (c *IntegrationConfig) Validate() error {
 	}
 	if c.LeadSquared.Host == "" {
 		add("leadsquared.host", "required (for example api-in21.leadsquared.com)")
-	} else if _, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+	} else if u, err := NormalizeBaseURL(c.LeadSquared.Host); err != nil {
+		add("leadsquared.host", "%v", err)
+	} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
 		add("leadsquared.host", "%v", err)
 	}
 	if c.LeadSquared.RequestsPer5s == 0 {
@@ -37,8 +41,10 @@ func (c *IntegrationConfig) Validate() error {
 	if c.LeadSquared.RequestsPer5s < 1 || c.LeadSquared.RequestsPer5s > 100 {
 		add("leadsquared.requests_per_5s", "must be between 1 and 100 (your plan's limit; Pro is 5)")
 	}
-	if _, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
+	if u, err := NormalizeBaseURL(c.LimeChat.BaseURL); c.LimeChat.BaseURL == "" || err != nil {
 		add("limechat.base_url", "required: a URL such as https://app.limechat.ai")
+	} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
+		add("limechat.base_url", "%v", err)
 	}
 	if c.LimeChat.AccountID <= 0 {
 		add("limechat.account_id", "required: a positive number")
@@ -47,7 +53,9 @@ func (c *IntegrationConfig) Validate() error {
 		add("limechat.inbox_id", "required: a positive number")
 	}
 	if c.FlowBuilder.URL != "" {
-		if _, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+		if u, err := NormalizeBaseURL(c.FlowBuilder.URL); err != nil {
+			add("flow_builder.url", "%v", err)
+		} else if err := CheckOutboundURL(u, c.AllowLoopback); err != nil {
 			add("flow_builder.url", "%v", err)
 		}
 		if c.FlowBuilder.AccountID == "" {
@@ -70,17 +78,21 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 			add(fmt.Sprintf("sync.opportunity_types[%d]", i), "must be a positive type code")
 		}
 	}
-	kindOK := func(path string, k RecordKind, allowEmpty bool) {
-		if k == "" && allowEmpty {
-			return
-		}
-		if k != KindLead && k != KindOpportunity {
+	// Every rule names its record kind: lead and opportunity fields differ,
+	// and LeadSquared refuses a whole update (or activity) that names what
+	// the record does not have, so a rule meant for one kind must never
+	// reach the other.
+	kindOK := func(path string, k RecordKind, what string) {
+		switch {
+		case k == "":
+			add(path, "required: lead or opportunity (%s; a rule without a kind would reach both kinds of record)", what)
+		case k != KindLead && k != KindOpportunity:
 			add(path, "must be lead or opportunity (got %q)", k)
 		}
 	}
 	for i, ft := range r.FieldTags {
 		p := fmt.Sprintf("field_tags[%d]", i)
-		kindOK(p+".record", ft.Record, true)
+		kindOK(p+".record", ft.Record, "the kind of record whose field is watched")
 		if ft.Field == "" {
 			add(p+".field", "required")
 		}
@@ -90,7 +102,7 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 	}
 	for i, tf := range r.TagFields {
 		p := fmt.Sprintf("tag_fields[%d]", i)
-		kindOK(p+".record", tf.Record, true)
+		kindOK(p+".record", tf.Record, "the kind of record whose fields are set")
 		if tf.Tag == "" {
 			add(p+".tag", "required")
 		}
@@ -105,6 +117,7 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 	}
 	for i, tn := range r.TagNotes {
 		p := fmt.Sprintf("tag_activities[%d]", i)
+		kindOK(p+".record", tn.Record, "the kind of record the activity is posted on")
 		if tn.Tag == "" {
 			add(p+".tag", "required")
 		}
@@ -114,7 +127,7 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 	}
 	for i, c := range r.Campaigns {
 		p := fmt.Sprintf("campaigns[%d]", i)
-		kindOK(p+".record", c.Record, false)
+		kindOK(p+".record", c.Record, "the kind of record whose change sends the event")
 		if c.Field == "" {
 			add(p+".field", "required (ProspectStage for leads; Status or mx_Custom_2 for opportunities)")
 		}
@@ -135,6 +148,32 @@ func (r *Rules) validate(haveFlowBuilder bool, add func(string, string, ...any))
 	}
 	if r.Form.PageLinkTTL == 0 {
 		r.Form.PageLinkTTL = Duration(24 * time.Hour)
+	}
+	if r.Form.AppLinksPerMinute == 0 {
+		r.Form.AppLinksPerMinute = DefaultAppLinksPerMinute
+	}
+	if r.Form.AppLinksPerMinute < 1 || r.Form.AppLinksPerMinute > 6000 {
+		add("form.app_links_per_minute", "must be between 1 and 6000 (form links the Dashboard App key may sign a minute)")
+	}
+	switch r.Form.DateOrder {
+	case "":
+		r.Form.DateOrder = DateOrderDayFirst
+	case DateOrderDayFirst, DateOrderMonthFirst:
+	default:
+		add("form.date_order", "must be %s (20/12/2026) or %s (12/20/2026) (got %q)", DateOrderDayFirst, DateOrderMonthFirst, r.Form.DateOrder)
+	}
+	if r.Form.Timezone == "" {
+		r.Form.Timezone = DefaultFormTimezone
+	} else if _, err := time.LoadLocation(r.Form.Timezone); err != nil || r.Form.Timezone == "Local" {
+		add("form.timezone", "must be an IANA time zone such as Asia/Kolkata (got %q)", r.Form.Timezone)
+	}
+	if cc := r.Phone.DefaultCountryCode; cc != "" {
+		d := strings.TrimPrefix(strings.TrimSpace(cc), "+")
+		if len(d) < 1 || len(d) > 3 || digits(d) != d || d[0] == '0' {
+			add("phone.default_country_code", "must be a country calling code of 1 to 3 digits, such as 91 (got %q)", cc)
+		} else {
+			r.Phone.DefaultCountryCode = d
+		}
 	}
 	if r.Fuse.MaxActionsPerMinute == 0 {
 		r.Fuse.MaxActionsPerMinute = 30
@@ -164,14 +203,15 @@ func validPrefill(src string) bool {
 // whose field update sets the same field to a different value: each side
 // would keep undoing the other.
 func (r *Rules) pingPong() string {
+	sameKind := func(a, b RecordKind) bool { return a == "" || b == "" || a == b }
 	for _, a := range r.TagFields {
 		for field, v := range a.Set {
 			for _, ft := range r.FieldTags {
-				if ft.Field != field || (ft.Value != "" && ft.Value != v) {
+				if ft.Field != field || (ft.Value != "" && ft.Value != v) || !sameKind(a.Record, ft.Record) {
 					continue
 				}
 				for _, b := range r.TagFields {
-					if b.Tag != ft.Tag {
+					if b.Tag != ft.Tag || !sameKind(b.Record, ft.Record) {
 						continue
 					}
 					if w, ok := b.Set[field]; ok && w != v {
@@ -199,6 +239,56 @@ func NormalizeBaseURL(s string) (string, error) {
 		return "", errors.New("credentials do not belong in the URL")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// CheckOutboundURL refuses a platform base URL lsqbridge must not send
+// credentials to: anything but https://, and a host that is a loopback,
+// private, link-local or otherwise non-public address (or "localhost").
+// With allowLoopback (the sandbox and tests, explicitly), a loopback host is
+// accepted over http:// or https://; private addresses never are. Names
+// that resolve to such addresses are refused when connecting instead
+// (lsqbridge's outbound HTTP client checks every address it dials).
+func CheckOutboundURL(base string, allowLoopback bool) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("not a URL: %q", base)
+	}
+	host := u.Hostname()
+	loopback := strings.EqualFold(host, "localhost")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := PublicAddress(ip, allowLoopback); err != nil {
+			return err
+		}
+		loopback = ip.Unmap().IsLoopback()
+	} else if loopback && !allowLoopback {
+		return fmt.Errorf("%s is this machine: credentials go to public hosts only", host)
+	}
+	if u.Scheme != "https" && !(loopback && allowLoopback && u.Scheme == "http") {
+		return fmt.Errorf("must be https:// (got %s://): credentials are never sent in clear", u.Scheme)
+	}
+	return nil
+}
+
+// cgnat is the shared address space (RFC 6598), private in all but name.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// PublicAddress says whether lsqbridge may connect to ip with credentials:
+// not loopback (unless allowLoopback), private, link-local (cloud metadata
+// services live there), shared, unspecified or multicast.
+func PublicAddress(ip netip.Addr, allowLoopback bool) error {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		if allowLoopback {
+			return nil
+		}
+		return fmt.Errorf("%s is a loopback address: credentials go to public hosts only", ip)
+	case ip.IsPrivate(), cgnat.Contains(ip):
+		return fmt.Errorf("%s is a private address: credentials go to public hosts only", ip)
+	case !ip.IsGlobalUnicast():
+		return fmt.Errorf("%s is not a public unicast address: credentials go to public hosts only", ip)
+	}
+	return nil
 }
 
 // WatchedFields lists the record fields some rule looks at, by kind; only
@@ -303,6 +393,36 @@ func (c *IntegrationConfig) CheckFields(lead []FieldMeta, opportunity map[int][]
 			if !formSet[f] {
 				errs = append(errs, &ConfigError{Path: "form.prefill." + f, Msg: fmt.Sprintf("%q is not a field of opportunity type %d", f, code)})
 			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// CheckActivities checks the activity type code of every tag_activities
+// rule against LeadSquared's activity types (ActivityTypes.Get), as
+// CheckFields checks field names: an unknown code fails every post of its
+// rule. An opportunity type's code is refused too (opportunities are
+// activities in LeadSquared, and ActivityTypes.Get may list them). Whether a
+// type may be posted on opportunities is not in that list
+// (docs/leadsquared.md), so a rule's record kind is not checked here.
+func (c *IntegrationConfig) CheckActivities(types []ActivityType) error {
+	known := map[int]string{}
+	for _, t := range types {
+		known[t.Code] = t.Name
+	}
+	oppTypes := c.OpportunityTypes()
+	var errs ConfigErrors
+	for i, tn := range c.Rules.TagNotes {
+		path := fmt.Sprintf("tag_activities[%d].activity_event", i)
+		switch _, ok := known[tn.ActivityEvent]; {
+		case slices.Contains(oppTypes, tn.ActivityEvent):
+			errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf("%d is an opportunity type, not an activity type", tn.ActivityEvent)})
+		case !ok:
+			errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf("%d is not an activity type in LeadSquared "+
+				"(Settings > Leads > Activities and Scores lists the codes)", tn.ActivityEvent)})
 		}
 	}
 	if len(errs) > 0 {

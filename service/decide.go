@@ -407,26 +407,3 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
-
-// ContactPhone turns LeadSquared's "+91-9988776655" into Chatwoot's E.164
-// "+919988776655"; "" stays "".
-func ContactPhone(p string) string {
-	d := digits(p)
-	if d == "" {
-		return ""
-	}
-	return "+" + d
-}
-
-// FlowPhone is the Flow-builder form: digits with country code, no "+".
-func FlowPhone(p string) string { return digits(p) }
-
-func digits(p string) string {
-	var b strings.Builder
-	for _, c := range p {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}

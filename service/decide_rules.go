@@ -34,7 +34,9 @@ func (r *result) applyTags(in Input, tags []string, at time.Time) {
 			}
 		}
 		for _, tn := range in.Rules.TagNotes {
-			if tn.Tag == tag {
+			// A rule without a kind predates kinds (apply now refuses it)
+			// and keeps its old meaning: both kinds.
+			if tn.Tag == tag && (tn.Record == "" || tn.Record == r.next.Kind) {
 				r.add(Action{Kind: ActPostActivity, Key: "activity:" + tag, Payload: PostActivityPayload{EventCode: tn.ActivityEvent, Note: tn.Note, Tag: tag}})
 			}
 		}
@@ -68,7 +70,7 @@ func (r *result) applyTransitions(in Input, trans []transition) {
 			if c.Record != r.next.Kind || c.Field != tr.field || c.To != tr.to || (c.From != "" && c.From != tr.from) {
 				continue
 			}
-			r.add(Action{Kind: ActFlowEvent, Key: "flow:" + c.Event + ":" + tr.field + "=" + tr.to, Payload: r.flowPayload(c)})
+			r.add(Action{Kind: ActFlowEvent, Key: "flow:" + c.Event + ":" + tr.field + "=" + tr.to, Payload: r.flowPayload(c, in.Rules.Phone.DefaultCountryCode)})
 		}
 	}
 	if len(tags) > 0 {
@@ -77,15 +79,20 @@ func (r *result) applyTransitions(in Input, trans []transition) {
 	}
 }
 
-func (r *result) flowPayload(c CampaignRule) FlowEventPayload {
+func (r *result) flowPayload(c CampaignRule, cc string) FlowEventPayload {
 	data := map[string]any{}
 	for name, field := range c.Data {
 		data[name] = r.next.Fields[field]
 	}
 	data["record_kind"] = string(r.next.Kind)
 	data["record_id"] = r.next.RecordID
-	phone := firstNonEmpty(r.next.Fields["Mobile"], r.next.Fields["Phone"])
-	return FlowEventPayload{Event: c.Event, DistinctID: r.next.LeadID, Phone: FlowPhone(phone), Data: data}
+	p := FlowEventPayload{Event: c.Event, DistinctID: r.next.LeadID, Data: data}
+	phone, err := PhoneDigits(firstNonEmpty(r.next.Fields["Mobile"], r.next.Fields["Phone"]), cc)
+	if err != nil {
+		p.PhoneProblem = err.Error()
+	}
+	p.Phone = phone
+	return p
 }
 
 // newLink creates the link for a record LeadSquared just created, and the
@@ -155,7 +162,7 @@ func newLink(in Input) Decision {
 	}
 	r.add(Action{Kind: ActCreateTicket, Key: "ticket", Payload: CreateTicketPayload{
 		RecordKind: kind, RecordID: rec.ID, LeadID: l.LeadID, Name: name,
-		Email: rec.Field("EmailAddress"), Phone: ContactPhone(firstNonEmpty(rec.Field("Mobile"), rec.Field("Phone"))),
+		Email: rec.Field("EmailAddress"), Phone: ContactPhone(firstNonEmpty(rec.Field("Mobile"), rec.Field("Phone")), in.Rules.Phone.DefaultCountryCode),
 		AgentEmail: l.OwnerEmail, Labels: labels, CustomAttributes: attrs,
 	}})
 	d := r.decision(nil)

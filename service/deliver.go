@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -128,11 +129,17 @@ func notSent(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
 
+// ticketWait is how often an action that needs its link's ticket looks again.
+const ticketWait = 30 * time.Second
+
 func (x *delivery) needTicket() (outbox.Outcome, bool) {
 	if x.link.TicketID != 0 {
 		return outbox.Outcome{}, true
 	}
-	return outbox.Outcome{Verdict: outbox.Retry, Err: errors.New("the link has no ticket yet"), Note: "not_sent"}, false
+	// Not a failure: the action waits for the ticket (its create may be
+	// held behind a dead action, or retried), spending no attempt.
+	return outbox.Outcome{Verdict: outbox.Retry, Deferred: true, RetryAfter: ticketWait,
+		Err: errors.New("waiting for the link's ticket to be created"), Note: "not_sent"}, false
 }
 
 // shortPace is the longest a worker waits for a LeadSquared token itself;
@@ -245,8 +252,14 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 		!cur.UpdatedAt.IsZero() && !after.UpdatedAt.IsZero() {
 		window = []time.Time{cur.UpdatedAt, after.UpdatedAt}
 	}
+	record := x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)
 	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"ticket_id": x.link.TicketID, "agent_id": agentID},
-		Finish: x.recordWrite(writtenAssignee, p.Email, strconv.FormatInt(cur.AssigneeID, 10), sent, false, window...)}
+		Finish: func(ctx context.Context, tx pgx.Tx) error {
+			if err := record(ctx, tx); err != nil {
+				return err
+			}
+			return x.realignOwner(ctx, tx, ActAssign, p.Email)
+		}}
 }
 
 func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
@@ -294,9 +307,9 @@ func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
 			"a previous attempt may have reached Flow-builder (%s); not re-sent so the customer is not messaged twice: "+
 				"check Flow-builder, then `lsqbridge outbox retry` or `drop`", x.a.LastError)}
 	}
-	if p.Phone == "" && x.link.TicketID != 0 {
-		if t, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID); err == nil {
-			p.Phone = FlowPhone(t.Contact.Phone)
+	if p.Phone == "" {
+		if o, ok := x.flowPhone(ctx, &p); !ok {
+			return o
 		}
 	}
 	if p.Data == nil {
@@ -401,9 +414,17 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 			if ownerEmail != "" {
 				// Lead.Update without postUpdatedLead fires no webhook; an
 				// opportunity update does.
-				return x.recordWrite(writtenOwner, ownerEmail, "", sent, x.link.Kind == KindLead)(ctx, tx)
+				if err := x.recordWrite(writtenOwner, ownerEmail, "", sent, x.link.Kind == KindLead)(ctx, tx); err != nil {
+					return err
+				}
+				if err := x.realignOwner(ctx, tx, ActSetOwner, ownerEmail); err != nil {
+					return err
+				}
 			}
-			return nil
+			others := maps.Clone(fields)
+			delete(others, "OwnerId")
+			delete(others, "Owner")
+			return x.realignFields(ctx, tx, others)
 		}}
 }
 

@@ -80,6 +80,10 @@ type Event struct {
 	// Automation is the rule event name of an automation_event.* webhook
 	// ("conversation_created" for automation_event.conversation_created).
 	Automation string
+	// Item is this event's own record as JSON when the delivery was a batch
+	// (a LeadSquared array): the batch's body is stored once, each record's
+	// row keeps its item.
+	Item []byte `json:"-"`
 }
 
 // Record is a LeadSquared lead or opportunity: the identifiers the sync needs

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +107,9 @@ type Form struct {
 	// a submission then opens a new ticket for the new opportunity.
 	Linked *FormLinked `json:"linked"`
 	Fields []FormField `json:"fields"`
+
+	// phoneProblem says why the contact's phone number cannot be used.
+	phoneProblem string
 }
 
 // FormContact is the ticket's customer, who becomes (or is found as) the lead.
@@ -127,15 +131,26 @@ type FormLinked struct {
 type FormField struct {
 	Schema string `json:"schema"`
 	Label  string `json:"label"`
-	// Type is LeadSquared's canonical data type: Text, Number, Email, Phone,
-	// Website, Date, Time, Select, Boolean.
-	Type      string   `json:"type"`
-	Required  bool     `json:"required"`
+	// Type is the canonical data type: Text, Number, Email, Phone, Website,
+	// Date, DateTime, Time, Select, MultiSelect, Boolean, or Unsupported (a
+	// mandatory field lsqbridge cannot fill).
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	// Options are the values a Select or MultiSelect takes; for a dependent
+	// dropdown, those its parent's pre-filled value allows.
 	Options   []string `json:"options"`
 	MaxLength int      `json:"max_length,omitempty"`
-	Value     string   `json:"value"`
+	// Value is the pre-filled value as LeadSquared takes it: a date
+	// YYYY-MM-DD, a date-time "YYYY-MM-DD HH:MM:SS" in UTC, a multi-select's
+	// options joined with ";". A pre-filled value that cannot be read as its
+	// type is shown as it came, and refused.
+	Value string `json:"value"`
 	// Source is the prefill source the value came from ("" when none).
 	Source string `json:"source,omitempty"`
+	// ParentField names the field whose value decides this one's options
+	// (Stage depends on Status), with the options for each of its values.
+	ParentField     string              `json:"parent_field,omitempty"`
+	OptionsByParent map[string][]string `json:"options_by_parent,omitempty"`
 }
 
 // hiddenFields are system fields the form never shows: LeadSquared sets
@@ -295,31 +310,63 @@ func buildForm(in *Integration, meta []FieldMeta, tc *ticketContext) *Form {
 		AgentEmail: tc.agentEmail, OwnerMatched: tc.ownerID != "", Linked: tc.linked,
 		Fields: []FormField{},
 	}
+	// The contact's number as LimeChat keeps it (E.164), completed with the
+	// default country code; one that cannot be completed is shown as it is.
+	if p := strings.TrimSpace(tc.contact.Phone); p != "" {
+		if _, err := PhoneDigits(p, in.Rules.Phone.DefaultCountryCode); err != nil {
+			form.phoneProblem = err.Error()
+		} else {
+			form.Contact.Phone = ContactPhone(p, in.Rules.Phone.DefaultCountryCode)
+		}
+	}
+	norm := newPrefillNormalizer(&in.Rules)
 	for _, m := range meta {
 		if m.ReadOnly || hiddenFields[m.SchemaName] || m.SchemaName == "" {
 			continue
+		}
+		if m.DataType == TypeUnsupported && !m.Required {
+			continue // nothing to fill, nothing missing
 		}
 		ff := FormField{
 			Schema: m.SchemaName, Label: cmp.Or(m.DisplayName, m.SchemaName), Type: cmp.Or(m.DataType, "Text"),
 			Required: m.Required, Options: slices.Clone(m.Options), MaxLength: m.MaxLength,
 		}
-		if ff.Options == nil {
-			ff.Options = []string{}
+		if m.ParentField != "" && m.OptionsByParent != nil {
+			ff.ParentField = m.ParentField
+			ff.OptionsByParent = maps.Clone(m.OptionsByParent)
 		}
 		if src, ok := in.Rules.Form.Prefill[m.SchemaName]; ok {
 			ff.Source = src
-			ff.Value = prefill(src, tc)
+			ff.Value = norm.value(ff.Type, prefillRaw(src, tc))
 		} else if m.SchemaName == "Status" && slices.Contains(ff.Options, "Open") {
 			ff.Value = "Open"
 		}
 		form.Fields = append(form.Fields, ff)
 	}
+	// A dependent dropdown offers what its parent's pre-filled value allows.
+	values := make(map[string]string, len(form.Fields))
+	for _, f := range form.Fields {
+		values[f.Schema] = f.Value
+	}
+	for i, f := range form.Fields {
+		if f.ParentField != "" {
+			opts, _ := allowedOptions(f, values)
+			form.Fields[i].Options = slices.Clone(opts)
+		}
+		if form.Fields[i].Options == nil {
+			form.Fields[i].Options = []string{}
+		}
+	}
 	return form
 }
 
-// prefill reads one prefill source (see FormRules.Prefill) from the ticket.
-// Unknown sources and absent attributes give "".
-func prefill(src string, tc *ticketContext) string {
+// prefill reads one prefill source (see FormRules.Prefill) from the ticket
+// as text. Unknown sources and absent attributes give "".
+func prefill(src string, tc *ticketContext) string { return attrString(prefillRaw(src, tc)) }
+
+// prefillRaw reads one prefill source: text, or a custom attribute's JSON
+// value as LimeChat holds it (a list stays a list, for a multi-select).
+func prefillRaw(src string, tc *ticketContext) any {
 	ct := tc.contact
 	switch src {
 	case "contact.name":
@@ -340,10 +387,10 @@ func prefill(src string, tc *ticketContext) string {
 		return strconv.FormatInt(tc.ticket.ID, 10)
 	}
 	if v, ok := strings.CutPrefix(src, "contact.custom_attributes."); ok {
-		return attrString(ct.CustomAttributes[v])
+		return ct.CustomAttributes[v]
 	}
 	if v, ok := strings.CutPrefix(src, "conversation.custom_attributes."); ok {
-		return attrString(tc.ticket.CustomAttributes[v])
+		return tc.ticket.CustomAttributes[v]
 	}
 	if v, ok := strings.CutPrefix(src, "literal:"); ok {
 		return v

@@ -128,7 +128,7 @@ func (f *Forms) automate(ctx context.Context, in *Integration, t *Ticket, rule s
 		return ignoredLinked(t.ID, tc.linked.RecordKind, tc.linked.RecordID), 0, nil
 	}
 	form := buildForm(in, meta, tc)
-	values, verr := checkForm(form, nil)
+	values, verr := checkForm(form, nil, nil)
 	if verr != nil {
 		res := AutomationResult{Outcome: AutomationIncomplete, Errors: verr.Fields,
 			Detail: "opportunity form incomplete, nothing created: " + describeProblems(verr.Fields)}

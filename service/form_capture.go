@@ -24,7 +24,7 @@ import (
 // instead of opening a second ticket. It returns how many actions it
 // enqueued.
 func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *ticketContext, values map[string]string, sub Submission, key string) (*Submitted, int, error) {
-	leadID, leadCreated, err := findOrCreateLead(ctx, c.LeadSquared, tc.contact)
+	leadID, leadCreated, err := findOrCreateLead(ctx, c.LeadSquared, tc.contact, in.Rules.Phone.DefaultCountryCode)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -167,18 +167,28 @@ func ticketLinked(ctx context.Context, q *db.Queries, in *Integration, tc *ticke
 }
 
 // findOrCreateLead returns the contact's lead: by phone, then e-mail, else
-// a new one (created reports which).
-func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact) (id string, created bool, err error) {
+// a new one (created reports which). The phone is completed with the
+// integration's default country code (countryCode); one that cannot be is
+// not used.
+func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact, countryCode string) (id string, created bool, err error) {
+	phone, _ := PhoneDigits(ct.Phone, countryCode)
 	find := func() (string, error) {
-		if ct.Phone != "" {
+		if phone != "" {
 			// RetrieveLeadByPhoneNumber documents digits only (no "+", spaces
 			// or hyphens); LeadSquared stores "+91-98…", LimeChat "+9198…".
-			r, err := lsq.FindLeadByPhone(ctx, digits(ct.Phone))
-			if err == nil {
-				return r.ID, nil
-			}
-			if !errors.Is(err, ErrNotFound) {
-				return "", fmt.Errorf("look up the lead by phone: %w", err)
+			// Then the national number alone: a lead typed in LeadSquared
+			// without its country code.
+			for _, q := range []string{phone, NationalDigits(phone, countryCode)} {
+				if q == "" {
+					continue
+				}
+				r, err := lsq.FindLeadByPhone(ctx, q)
+				if err == nil {
+					return r.ID, nil
+				}
+				if !errors.Is(err, ErrNotFound) {
+					return "", fmt.Errorf("look up the lead by phone: %w", err)
+				}
 			}
 		}
 		if ct.Email != "" {
@@ -197,7 +207,8 @@ func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact) (id stri
 	}
 	fields := map[string]string{}
 	first, last := splitName(ct.Name)
-	for k, v := range map[string]string{"FirstName": first, "LastName": last, "EmailAddress": ct.Email, "Phone": ct.Phone} {
+	for k, v := range map[string]string{"FirstName": first, "LastName": last, "EmailAddress": ct.Email,
+		"Phone": LeadSquaredPhone(ct.Phone, countryCode)} {
 		if v != "" {
 			fields[k] = v
 		}
@@ -306,7 +317,8 @@ func formActions(in *Integration, l *Link, tc *ticketContext, values map[string]
 			IntegrationID: in.ID, LinkID: l.ID, Kind: ActCreateTicket, IdempotencyKey: prefix + "ticket",
 			Payload: CreateTicketPayload{
 				RecordKind: KindOpportunity, RecordID: l.RecordID, LeadID: l.LeadID,
-				Name: cmp.Or(tc.contact.Name, values["mx_Custom_1"]), Email: tc.contact.Email, Phone: tc.contact.Phone,
+				Name: cmp.Or(tc.contact.Name, values["mx_Custom_1"]), Email: tc.contact.Email,
+				Phone:      ContactPhone(tc.contact.Phone, in.Rules.Phone.DefaultCountryCode),
 				AgentEmail: l.OwnerEmail, Labels: l.Labels, CustomAttributes: attrs,
 			},
 		}}

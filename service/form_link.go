@@ -1,21 +1,27 @@
 package service
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lsqbridge/lsqbridge/db"
 )
 
-// The agent page is opened from LimeChat, in an agent's browser, where the
-// integration's webhook token must never go. It is authenticated instead by
-// a signed, expiring link for one ticket: HMAC-SHA256 over
-// "integration|ticket|expiry" under a key derived from the master key and
-// the integration's token hash (Integration.LinkSecret): nothing in the
-// database alone can sign a link, and rotating the token (lsqbridge
-// integration rotate-token) invalidates every link.
+// The agent page is opened from LimeChat, in an agent's browser, where no
+// webhook credential may ever go. It is authenticated instead by a signed,
+// expiring link for one ticket: HMAC-SHA256 over "integration|ticket|expiry"
+// under a key derived from the master key and the hash of the integration's
+// Dashboard App key (Integration.LinkSecret). Nothing in the database alone
+// can sign a link, and rotating the app key (lsqbridge integration
+// rotate-token ID --for app) voids every link it signed.
 
 // ErrLinkExpired is returned for a page link whose expiry has passed.
 var ErrLinkExpired = errors.New("this opportunity form link has expired: open the form again from the ticket")
@@ -32,13 +38,15 @@ type PageLink struct {
 	Signature string
 }
 
-// linkKey derives the signing key of one integration's links.
+// linkKey derives the signing key of one integration's links. Only an
+// integration admitted with its app credential (Integrations.Authenticate
+// with PowerApp, or AuthenticateLink) carries a LinkSecret; without one
+// nothing can be signed or verified.
 func linkKey(in *Integration, purpose string) []byte {
-	secret := in.LinkSecret
-	if len(secret) == 0 {
-		secret = in.TokenHash // an Integration built by hand (unit tests)
+	if len(in.LinkSecret) == 0 {
+		panic("service: form link signed or checked without the integration's link secret")
 	}
-	m := hmac.New(sha256.New, secret)
+	m := hmac.New(sha256.New, in.LinkSecret)
 	m.Write([]byte("lsqbridge:" + purpose + ":v1"))
 	return m.Sum(nil)
 }
@@ -81,18 +89,43 @@ func VerifyPage(in *Integration, ticketID int64, exp, sig string, now time.Time)
 	return nil
 }
 
-// DashboardAppKey is the key in the integration's LimeChat Dashboard App
-// URL. The app is configured once per account with a static URL, so the
-// key cannot be per ticket: it lets the app obtain a signed page link for
-// any ticket of this integration, and nothing else (no webhook, no API).
-// Every agent of the account can see it, as they can see the tickets.
-func DashboardAppKey(in *Integration) string {
-	m := hmac.New(sha256.New, linkKey(in, "dashboard-app"))
-	m.Write([]byte(in.ID))
+// legacyAppKey is the Dashboard App key lsqbridge derived from the shared
+// webhook token before each power had its own credential (migration 00010).
+// An integration whose app power was never rotated still takes it, so app
+// URLs configured before then keep working until that first rotation.
+func legacyAppKey(id string, linkSecret []byte) string {
+	m := hmac.New(sha256.New, linkKey(&Integration{ID: id, LinkSecret: linkSecret}, "dashboard-app"))
+	m.Write([]byte(id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// VerifyDashboardAppKey compares a presented app key in constant time.
-func VerifyDashboardAppKey(in *Integration, key string) bool {
-	return key != "" && hmac.Equal([]byte(key), []byte(DashboardAppKey(in)))
+// ErrTicketNotInInbox is returned when the Dashboard App key asks for a
+// link to a ticket it may not open: neither linked to the integration nor a
+// conversation of its LimeChat inbox, or unknown to LimeChat (all alike).
+var ErrTicketNotInInbox = errors.New("no such ticket in this integration's LimeChat inbox")
+
+// CheckTicket says whether the Dashboard App key may sign a form link for
+// ticketID: a ticket linked to this integration, or a conversation of its
+// LimeChat inbox (one the form could link). Another inbox's conversation,
+// another integration's ticket and a ticket LimeChat does not know are all
+// ErrTicketNotInInbox, so the key cannot tell them apart.
+func (f *Forms) CheckTicket(ctx context.Context, in *Integration, ticketID int64) error {
+	_, err := f.q.LinkGetByTicket(ctx, db.LinkGetByTicketParams{IntegrationID: in.ID, TicketID: &ticketID})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read link of ticket %d: %w", ticketID, err)
+	}
+	t, err := f.platforms.For(in).LimeChat.GetConversation(ctx, ticketID)
+	if errors.Is(err, ErrNotFound) {
+		return ErrTicketNotInInbox
+	}
+	if err != nil {
+		return fmt.Errorf("read ticket %d from LimeChat: %w", ticketID, err)
+	}
+	if t.InboxID != in.LimeChatInboxID || in.LimeChatInboxID == 0 {
+		return ErrTicketNotInInbox
+	}
+	return nil
 }

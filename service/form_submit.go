@@ -19,6 +19,9 @@ type Submission struct {
 	// Values are field values by schema name. A field absent here keeps its
 	// pre-filled value; "" clears it.
 	Values map[string]string
+	// Lists are values submitted as lists (JSON arrays), by schema name:
+	// only multi-select fields take them.
+	Lists map[string][]string
 	// Note is the opportunity note (a default naming the ticket when empty).
 	Note string
 	// IdempotencyKey is the client's Idempotency-Key, "" for none: a repeat
@@ -115,7 +118,7 @@ func (f *Forms) Submit(ctx context.Context, in *Integration, ticketID int64, sub
 		return nil, err
 	}
 	form := buildForm(in, meta, tc)
-	values, verr := checkForm(form, sub.Values)
+	values, verr := checkForm(form, sub.Values, sub.Lists)
 	if verr != nil {
 		return nil, verr
 	}

@@ -1,14 +1,12 @@
 package service
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
-	"time"
-	"unicode/utf8"
 )
 
 // ValidationError lists what is wrong with a submitted form, by schema name
@@ -48,68 +46,28 @@ var (
 
 // ValidateField checks one value against its field and returns the
 // problem, naming the field, or "" when the value is acceptable. Values
-// are compared as given; callers trim them first.
+// are compared as given; callers trim them first. A dependent dropdown is
+// checked against its options for an empty parent: use ValidateForm.
 func ValidateField(f FormField, v string) string {
-	label := f.Label
-	if label == "" {
-		label = f.Schema
-	}
-	if v == "" {
-		if f.Required {
-			return label + " is required"
-		}
-		return ""
-	}
-	if f.MaxLength > 0 && utf8.RuneCountInString(v) > f.MaxLength {
-		return fmt.Sprintf("%s must be at most %d characters (it has %d)", label, f.MaxLength, utf8.RuneCountInString(v))
-	}
-	switch f.Type {
-	case "Select":
-		// Custom dropdowns may come without options; LeadSquared then
-		// takes any value. Otherwise a value outside the list would be
-		// stored but could never be picked in its UI.
-		if len(f.Options) > 0 && !slices.Contains(f.Options, v) {
-			return fmt.Sprintf("%s must be one of %s (got %q)", label, strings.Join(f.Options, ", "), v)
-		}
-	case "Number":
-		// Plain decimal only: Go would also read 1e5 or 0x1p4, LeadSquared would not.
-		if !numberPattern.MatchString(v) {
-			return fmt.Sprintf("%s must be a number like 1200 or 99.5 (got %q)", label, v)
-		}
-	case "Date":
-		if !datePattern.MatchString(v) {
-			return fmt.Sprintf("%s must be a date written YYYY-MM-DD, e.g. 2026-12-20 (got %q)", label, v)
-		}
-		if _, err := time.Parse(time.DateOnly, v); err != nil {
-			return fmt.Sprintf("%s is not a real calendar date: %s", label, v)
-		}
-	case "Time":
-		if !timePattern.MatchString(v) {
-			return fmt.Sprintf("%s must be a time written HH:MM, 24-hour (got %q)", label, v)
-		}
-	case "Email":
-		if !emailPattern.MatchString(v) {
-			return fmt.Sprintf("%s must be an e-mail address (got %q)", label, v)
-		}
-	case "Phone":
-		if !phonePattern.MatchString(v) {
-			return fmt.Sprintf("%s must be a phone number such as +91-9876543210 (got %q)", label, v)
-		}
-	case "Boolean":
-		if v != "true" && v != "false" {
-			return fmt.Sprintf("%s must be true or false (got %q)", label, v)
-		}
-	}
-	return ""
+	_, msg := checkValue(f, v, nil)
+	return msg
 }
 
 // ValidateForm checks every field's value; values holds one entry per
-// field (absent means empty). It returns nil when all are acceptable.
+// field (absent means empty) and is rewritten with each value as
+// LeadSquared takes it (a multi-select joined with ";", a date-time in
+// UTC). It returns nil when all are acceptable.
 func ValidateForm(fields []FormField, values map[string]string) *ValidationError {
 	errs := map[string]string{}
+	parents := maps.Clone(values)
 	for _, f := range fields {
-		if msg := ValidateField(f, values[f.Schema]); msg != "" {
+		v, msg := checkValue(f, values[f.Schema], parents)
+		if msg != "" {
 			errs[f.Schema] = msg
+			continue
+		}
+		if _, ok := values[f.Schema]; ok || v != "" {
+			values[f.Schema] = v
 		}
 	}
 	if len(errs) == 0 {
@@ -122,22 +80,47 @@ func ValidateForm(fields []FormField, values map[string]string) *ValidationError
 // absent from the submission keeps its pre-filled value, and "" clears it.
 // A submitted name that is not a field of the form is an error (LeadSquared
 // would reject the whole capture for it).
-func mergeValues(form *Form, submitted map[string]string) (map[string]string, *ValidationError) {
+//
+// lists are values submitted as lists (a JSON array): only a multi-select
+// takes one; its options may not contain the separator.
+func mergeValues(form *Form, submitted map[string]string, lists map[string][]string) (map[string]string, *ValidationError) {
 	out := make(map[string]string, len(form.Fields))
-	known := make(map[string]bool, len(form.Fields))
+	known := make(map[string]FormField, len(form.Fields))
 	for _, f := range form.Fields {
-		known[f.Schema] = true
+		known[f.Schema] = f
 		out[f.Schema] = f.Value
 	}
 	errs := map[string]string{}
-	for k, v := range submitted {
-		switch {
-		case known[k]:
-			out[k] = strings.TrimSpace(v)
-		case hiddenFields[k]:
+	unknown := func(k string) {
+		if hiddenFields[k] {
 			errs[k] = k + " is set by lsqbridge (the owner is the ticket's agent) and cannot be submitted"
+			return
+		}
+		errs[k] = fmt.Sprintf("%s is not a field of opportunity type %d", k, form.OpportunityType)
+	}
+	for k, v := range submitted {
+		if _, ok := known[k]; !ok {
+			unknown(k)
+			continue
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	for k, list := range lists {
+		f, ok := known[k]
+		switch {
+		case !ok:
+			unknown(k)
+		case f.Type != TypeMultiSelect:
+			errs[k] = fmt.Sprintf("%s takes one value, not a list", cmp.Or(f.Label, k))
 		default:
-			errs[k] = fmt.Sprintf("%s is not a field of opportunity type %d", k, form.OpportunityType)
+			var opts []string
+			for _, o := range list {
+				if strings.Contains(o, MultiSelectSeparator) {
+					errs[k] = fmt.Sprintf("%s: an option cannot contain %q (got %q)", cmp.Or(f.Label, k), MultiSelectSeparator, o)
+				}
+				opts = append(opts, strings.TrimSpace(o))
+			}
+			out[k] = strings.Join(opts, MultiSelectSeparator)
 		}
 	}
 	if len(errs) > 0 {
@@ -149,8 +132,8 @@ func mergeValues(form *Form, submitted map[string]string) (map[string]string, *V
 // checkForm merges and validates a submission, and checks that the ticket's
 // contact can identify a lead (LeadSquared matches on phone or e-mail).
 // Every problem is reported at once.
-func checkForm(form *Form, submitted map[string]string) (map[string]string, *ValidationError) {
-	values, unknown := mergeValues(form, submitted)
+func checkForm(form *Form, submitted map[string]string, lists map[string][]string) (map[string]string, *ValidationError) {
+	values, unknown := mergeValues(form, submitted, lists)
 	errs := map[string]string{}
 	if unknown != nil {
 		maps.Copy(errs, unknown.Fields)
@@ -158,7 +141,12 @@ func checkForm(form *Form, submitted map[string]string) (map[string]string, *Val
 	if verr := ValidateForm(form.Fields, values); verr != nil {
 		maps.Copy(errs, verr.Fields)
 	}
-	if form.Contact.Phone == "" && form.Contact.Email == "" {
+	switch {
+	case form.Contact.Email != "":
+	case form.phoneProblem != "":
+		errs[ContactField] = "the ticket's contact has no e-mail and its phone number cannot be used (" + form.phoneProblem +
+			"), so no LeadSquared lead can be found or created: fix it in LimeChat"
+	case form.Contact.Phone == "":
 		errs[ContactField] = "the ticket's contact has no phone number or e-mail, so no LeadSquared lead can be found or created: add one in LimeChat"
 	}
 	if len(errs) > 0 {

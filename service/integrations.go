@@ -36,10 +36,11 @@ type Integration struct {
 	FlowBuilderURL        string
 	FlowBuilderAccountID  string
 	FlowBuilderKey        string
-	TokenHash             []byte
-	// LinkSecret signs the opportunity form's page links and Dashboard App
-	// key: derived from the master key and the token hash, so rotating the
-	// token voids every link, and the database alone cannot forge one.
+	// LinkSecret signs the opportunity form's page links. It is set only on
+	// an integration admitted with its Dashboard App credential (see
+	// Authenticate): derived from the master key and that credential's hash,
+	// so rotating the app key voids every link, and the database alone
+	// cannot forge one.
 	LinkSecret           []byte
 	Rules                Rules
 	ConfigVersion        int32
@@ -68,8 +69,10 @@ type cachedIntegration struct {
 	fetched time.Time
 }
 
-// integrationCacheTTL bounds how long a webhook may see an old configuration
-// after `integration apply`.
+// integrationCacheTTL bounds how long the relay and the reconciler may see
+// an old configuration after `integration apply`. Requests do not wait for
+// it: each one reads the integration's config_version with its credential
+// and reloads a stale entry at once (Authenticate).
 const integrationCacheTTL = 5 * time.Second
 
 // NewIntegrations returns the integration store.
@@ -82,9 +85,10 @@ type ApplyResult struct {
 	ID            string
 	Created       bool
 	ConfigVersion int32
-	// Token is the new webhook token, set only when the integration was
-	// created: it is shown once and stored only as a hash.
-	Token string
+	// Credentials are the integration's new secrets, set only when it was
+	// created: they are shown once and stored only as hashes. Re-applying
+	// a configuration keeps the secrets it has.
+	Credentials Credentials
 }
 
 // Apply creates or updates an integration from a resolved, validated config.
@@ -99,9 +103,15 @@ func (s *Integrations) Apply(ctx context.Context, cfg *IntegrationConfig) (Apply
 	if cfg.FlowBuilder.URL != "" {
 		fbURL, _ = NormalizeBaseURL(cfg.FlowBuilder.URL)
 	}
-	token := NewWebhookToken()
 	id := cfg.ID
-	row, err := s.q.IntegrationUpsert(ctx, db.IntegrationUpsertParams{
+	creds := newCredentials()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("store integration %s: %w", id, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	q := s.q.WithTx(tx)
+	row, err := q.IntegrationUpsert(ctx, db.IntegrationUpsertParams{
 		ID:                          id,
 		Name:                        cfg.Name,
 		LsqHost:                     lsqURL,
@@ -117,16 +127,29 @@ func (s *Integrations) Apply(ctx context.Context, cfg *IntegrationConfig) (Apply
 		FlowBuilderUrl:              fbURL,
 		FlowBuilderAccountID:        cfg.FlowBuilder.AccountID,
 		FlowBuilderKeySealed:        s.sealer.Seal(id, "flow_builder_key", cfg.FlowBuilder.Key),
-		WebhookTokenHash:            HashToken(token),
-		Rules:                       rules,
+		// The pre-00010 shared token column is kept (expand only) but a new
+		// integration has no shared token: the hash of a secret nobody is
+		// shown, and every power gets its own credential below.
+		WebhookTokenHash: HashToken(NewCredential("unused")),
+		Rules:            rules,
 	})
 	if err != nil {
+		return ApplyResult{}, fmt.Errorf("store integration %s: %w", id, err)
+	}
+	if row.Created {
+		for _, p := range Powers {
+			if err := q.CredentialCreate(ctx, db.CredentialCreateParams{IntegrationID: id, Power: string(p), SecretHash: HashToken(creds.Get(p))}); err != nil {
+				return ApplyResult{}, fmt.Errorf("store the %s credential of %s: %w", p, id, err)
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return ApplyResult{}, fmt.Errorf("store integration %s: %w", id, err)
 	}
 	s.forget(id)
 	res := ApplyResult{ID: row.ID, Created: row.Created, ConfigVersion: row.ConfigVersion}
 	if row.Created {
-		res.Token = token
+		res.Credentials = creds
 	}
 	return res, nil
 }
@@ -157,6 +180,19 @@ func (s *Integrations) Get(ctx context.Context, id string) (*Integration, error)
 	return in, nil
 }
 
+// getVersion returns the integration at config_version version: the cached
+// one when it has that version, however old the entry, else a fresh read.
+func (s *Integrations) getVersion(ctx context.Context, id string, version int32) (*Integration, error) {
+	s.mu.Lock()
+	c, ok := s.cache[id]
+	s.mu.Unlock()
+	if ok && c.in.ConfigVersion == version {
+		return c.in, nil
+	}
+	s.forget(id)
+	return s.Get(ctx, id)
+}
+
 func (s *Integrations) forget(id string) {
 	s.mu.Lock()
 	delete(s.cache, id)
@@ -168,13 +204,12 @@ func (s *Integrations) fromRow(r db.Integration) (*Integration, error) {
 		ID: r.ID, Name: r.Name, LeadSquaredURL: r.LsqHost, RequestsPer5s: int(r.LsqRequestsPer5s),
 		LeadSquaredUserID: r.LsqUserID, LimeChatURL: r.LimechatBaseUrl, LimeChatAccountID: r.LimechatAccountID,
 		LimeChatInboxID: r.LimechatInboxID, FlowBuilderURL: r.FlowBuilderUrl, FlowBuilderAccountID: r.FlowBuilderAccountID,
-		TokenHash: r.WebhookTokenHash, ConfigVersion: r.ConfigVersion, Disabled: r.DisabledAt != nil,
+		ConfigVersion: r.ConfigVersion, Disabled: r.DisabledAt != nil,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if err := json.Unmarshal(r.Rules, &in.Rules); err != nil {
 		return nil, fmt.Errorf("decode rules of %s: %w", r.ID, err)
 	}
-	in.LinkSecret = s.sealer.Derive("form-links", r.ID, string(r.WebhookTokenHash))
 	open := []struct {
 		col    string
 		sealed []byte
@@ -213,6 +248,8 @@ type IntegrationSummary struct {
 	Disabled             bool   `json:"disabled"`
 	PausedUntil          string `json:"leadsquared_paused_until,omitempty"`
 	UpdatedAt            string `json:"updated_at"`
+	// Credentials says, per power, whether it has its own secret yet.
+	Credentials []CredentialState `json:"credentials"`
 }
 
 func summary(r db.Integration) (IntegrationSummary, error) {
@@ -238,12 +275,17 @@ func (s *Integrations) List(ctx context.Context) ([]IntegrationSummary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list integrations: %w", err)
 	}
+	creds, err := s.credentialStates(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]IntegrationSummary, 0, len(rows))
 	for _, r := range rows {
 		sm, err := summary(r)
 		if err != nil {
 			return nil, err
 		}
+		sm.Credentials = creds[r.ID]
 		out = append(out, sm)
 	}
 	return out, nil
@@ -258,25 +300,19 @@ func (s *Integrations) Show(ctx context.Context, id string) (IntegrationSummary,
 	if err != nil {
 		return IntegrationSummary{}, fmt.Errorf("load integration %s: %w", id, err)
 	}
-	return summary(r)
-}
-
-// RotateToken replaces the webhook token and returns the new one (shown once).
-func (s *Integrations) RotateToken(ctx context.Context, id string) (string, error) {
-	token := NewWebhookToken()
-	n, err := s.q.IntegrationSetTokenHash(ctx, db.IntegrationSetTokenHashParams{ID: id, WebhookTokenHash: HashToken(token)})
+	sm, err := summary(r)
 	if err != nil {
-		return "", fmt.Errorf("rotate token of %s: %w", id, err)
+		return sm, err
 	}
-	if n == 0 {
-		return "", fmt.Errorf("%w: %s", ErrIntegrationNotFound, id)
-	}
-	s.forget(id)
-	return token, nil
+	creds, err := s.credentialStates(ctx, []db.Integration{r})
+	sm.Credentials = creds[r.ID]
+	return sm, err
 }
 
-// Disable stops all sync for an integration: webhooks are refused and the
-// relay claims none of its actions. `integration apply` enables it again.
+// Disable stops all sync for an integration: every route refuses its
+// requests from the next one on, in every process (each request reads the
+// integration's state), and the relay claims none of its actions.
+// `integration apply` enables it again.
 func (s *Integrations) Disable(ctx context.Context, id string) error {
 	n, err := s.q.IntegrationDisable(ctx, id)
 	if err != nil {

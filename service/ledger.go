@@ -91,10 +91,17 @@ func (r *result) setKnown(key, value string) {
 	r.next.Written[key] = w
 }
 
+// clockSkew is how far apart the platforms' clocks and ours may be. Our
+// writes are timed by our clock, a person's change by the platform's: only
+// a write that landed longer than this before the change surely came first.
+const clockSkew = 30 * time.Second
+
 // overwrote reports whether one of our writes of another value to the
 // platform behind key may have taken effect after a person's change at
 // time at: then the platform holds our value, not the person's, and the
-// person's value must be written back.
+// person's value must be written back. In doubt it says yes: writing the
+// value the platform may already hold costs one call, while a missed
+// overwrite leaves the two sides apart.
 func (r *result) overwrote(key, value string, at time.Time) bool {
 	for _, m := range r.next.Written[key].Marks {
 		if m.Value == value {
@@ -104,7 +111,7 @@ func (r *result) overwrote(key, value string, at time.Time) bool {
 		case at.IsZero():
 			return true
 		case !m.Landed.IsZero():
-			if m.Landed.After(at) {
+			if m.Landed.After(at.Add(-clockSkew)) {
 				return true
 			}
 		case m.Sent.After(at.Add(-echoWindow)):

@@ -7,6 +7,7 @@ type Metrics struct {
 	events    *prometheus.CounterVec
 	fuses     *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
+	reconcile *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's series on reg.
@@ -23,7 +24,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "lsqbridge_agent_directory_refreshes_total", Help: "Agent directory refreshes by result.",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.events, m.fuses, m.refreshes)
+	m.reconcile = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lsqbridge_reconcile_errors_total", Help: "Reconcile reads or passes that failed, by integration (the next pass tries again).",
+	}, []string{"integration"})
+	reg.MustRegister(m.events, m.fuses, m.refreshes, m.reconcile)
 	return m
 }
 
@@ -42,5 +46,11 @@ func (m *Metrics) fuse(integration string) {
 func (m *Metrics) refresh(result string) {
 	if m != nil {
 		m.refreshes.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) reconcileErrors(integration string, n int) {
+	if m != nil && n > 0 {
+		m.reconcile.WithLabelValues(integration).Add(float64(n))
 	}
 }

@@ -81,14 +81,29 @@ type User struct {
 type FieldMeta struct {
 	SchemaName  string
 	DisplayName string
-	// DataType is LeadSquared's: Text, Number, Email, Phone, Website, Date,
-	// Time, Select, Boolean (opportunity metadata may say String, DateTime,
-	// Dropdown…: adapters map those to these names).
+	// DataType is canonical: Text, Number, Email, Phone, Website, Date,
+	// DateTime, Time, Select, MultiSelect, Boolean, or Unsupported (a type
+	// lsqbridge cannot fill: files, users, products, custom field sets).
+	// LeadSquared's own names vary (opportunity metadata says String,
+	// SearchableDropdown, DateTime…): adapters map them (docs/leadsquared.md).
 	DataType  string
 	Required  bool
 	Options   []string
 	MaxLength int
 	ReadOnly  bool
+	// ParentField is the field whose value decides this field's options (an
+	// opportunity's Stage depends on its Status); "" when none.
+	ParentField string
+	// OptionsByParent lists this field's options for each value of
+	// ParentField. A parent value it does not list allows no value.
+	OptionsByParent map[string][]string
+}
+
+// ActivityType is one LeadSquared activity type (ActivityTypes.Get).
+type ActivityType struct {
+	// Code is the ActivityEvent code that activities are posted with.
+	Code int
+	Name string
 }
 
 // Activity is a LeadSquared activity to post or as read back.

@@ -243,6 +243,11 @@ func (r *Reconciler) RunAll(ctx context.Context, integrations *Integrations, id 
 		}
 		st, err := r.Run(ctx, in)
 		out[s.ID] = st
+		failed := st.Errors
+		if err != nil {
+			failed++
+		}
+		r.sync.metrics.reconcileErrors(s.ID, failed)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.ID, err))
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -114,25 +113,4 @@ func (s *Sealer) Open(integrationID, column string, sealed []byte) (string, erro
 
 func aad(integrationID, column string) []byte {
 	return []byte("lsqbridge:" + integrationID + ":" + column)
-}
-
-// NewWebhookToken returns a fresh random webhook token (43 URL-safe characters).
-func NewWebhookToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// HashToken is what is stored instead of the webhook token.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// TokenMatches compares a presented token with the stored hash in constant time.
-func TokenMatches(presented string, hash []byte) bool {
-	h := HashToken(presented)
-	return len(hash) == len(h) && subtle.ConstantTimeCompare(h, hash) == 1
 }

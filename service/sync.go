@@ -60,9 +60,15 @@ type Result struct {
 }
 
 // Apply records and applies one event. Raw is the body as received, kept
-// with the event. The returned error means nothing was committed (the
-// caller answers with a failure so the platform may retry).
+// with the event. The returned error means nothing was committed.
 func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte) (Result, error) {
+	return s.applyRow(ctx, in, ev, inbound{Raw: raw}, 0)
+}
+
+// applyRow applies ev in one transaction, recording it as row (or, when
+// existing is set, taking over the stored row of a delivery whose first
+// application failed).
+func (s *Sync) applyRow(ctx context.Context, in *Integration, ev Event, row inbound, existing int64) (Result, error) {
 	// A person this event names who is not in the directory yet: refresh it
 	// before deciding (rate-limited), so new agents match without a restart.
 	if s.agents != nil && s.agents.missing(ctx, in.ID, ev) {
@@ -73,7 +79,7 @@ func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte)
 	var res Result
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = s.apply(ctx, tx, in, ev, raw)
+		res, err = s.apply(ctx, tx, in, ev, row, existing)
 		return err
 	})
 	if err != nil {
@@ -88,7 +94,7 @@ func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte)
 	return res, nil
 }
 
-func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, raw []byte) (Result, error) {
+func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, row inbound, existing int64) (Result, error) {
 	q := db.New(tx)
 	if ev.Type == EventReconcile {
 		// A read taken while earlier actions were in flight may not show
@@ -98,9 +104,19 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return Result{Outcome: OutcomeIgnored, Detail: "actions were in flight when the platform was read; the next pass looks again"}, err
 		}
 	}
-	id, err := insertInbound(ctx, q, in.ID, string(ev.Source), string(ev.Type), ev.DedupKey, ev.OccurredAt, raw, "received", "")
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
+	id := existing
+	var err error
+	if existing != 0 {
+		if _, err = q.InboundLockFailed(ctx, db.InboundLockFailedParams{IntegrationID: in.ID, ID: existing}); errors.Is(err, pgx.ErrNoRows) {
+			return Result{EventID: existing, Outcome: OutcomeDuplicate, Detail: "applied meanwhile"}, nil
+		}
+	} else {
+		row.Integration, row.Source, row.EventType, row.DedupKey = in.ID, string(ev.Source), string(ev.Type), ev.DedupKey
+		row.OccurredAt, row.Outcome = ev.OccurredAt, "received"
+		id, err = row.insert(ctx, q)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
+		}
 	}
 	if err != nil {
 		return Result{}, err
@@ -193,7 +209,9 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	if res.LinkID != 0 {
 		linkID = &res.LinkID
 	}
-	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: d.Outcome, Detail: d.Detail, LinkID: linkID}); err != nil {
+	typ := string(ev.Type)
+	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: d.Outcome,
+		Detail: cleanText(d.Detail, maxDetail), LinkID: linkID, EventType: &typ}); err != nil {
 		return res, fmt.Errorf("record outcome: %w", err)
 	}
 	return res, nil
@@ -313,53 +331,6 @@ func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
 		}
 	}
 	return nil
-}
-
-func insertInbound(ctx context.Context, q *db.Queries, integration, source, typ, key string, at time.Time, raw []byte, outcome, detail string) (int64, error) {
-	p := db.InboundInsertParams{
-		IntegrationID: integration, Source: source, EventType: typ, DedupKey: key,
-		OccurredAt: ptrTime(at), Outcome: outcome, Detail: detail,
-	}
-	if json.Valid(raw) && len(raw) > 0 {
-		p.Payload = raw
-	} else {
-		text := string(raw)
-		p.PayloadText = &text
-	}
-	id, err := q.InboundInsert(ctx, p)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("record inbound event: %w", err)
-	}
-	return id, err
-}
-
-// Reject stores a delivery that could not be parsed or authenticated as
-// `rejected`, with the reason: nothing that reached us is lost.
-func (s *Sync) Reject(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, reason string) (Result, error) {
-	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, OutcomeRejected, reason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Result{Outcome: OutcomeDuplicate}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	s.metrics.event(string(source), OutcomeRejected)
-	s.log.Warn("webhook rejected", "integration", integration, "source", source, "event_id", id, "reason", reason)
-	return Result{EventID: id, Outcome: OutcomeRejected, Detail: reason}, nil
-}
-
-// Record stores a delivery that needs no decision (an event type we do not
-// act on) with the given outcome.
-func (s *Sync) Record(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, outcome, detail string) (Result, error) {
-	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, outcome, detail)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Result{Outcome: OutcomeDuplicate}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	s.metrics.event(string(source), outcome)
-	return Result{EventID: id, Outcome: outcome, Detail: detail}, nil
 }
 
 // txDirectory reads the agent directory inside the event's transaction.

@@ -139,7 +139,7 @@ func (x *delivery) contact(ctx context.Context, p *CreateTicketPayload) (Contact
 			return Contact{}, fmt.Errorf("read lead %s: %w", p.LeadID, err)
 		}
 		p.Email = lead.Field("EmailAddress")
-		p.Phone = ContactPhone(firstNonEmpty(lead.Field("Mobile"), lead.Field("Phone")))
+		p.Phone = ContactPhone(firstNonEmpty(lead.Field("Mobile"), lead.Field("Phone")), x.in.Rules.Phone.DefaultCountryCode)
 		if name := strings.TrimSpace(lead.Field("FirstName") + " " + lead.Field("LastName")); name != "" {
 			p.Name = name
 		}

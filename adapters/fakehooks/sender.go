@@ -2,9 +2,10 @@
 // limechatfake) the way real platforms do: asynchronously, at most once, and
 // — on request — dropped, duplicated, delayed or out of order.
 //
-// Two modes. Automatic (the default, used by the sandbox): one worker posts
-// deliveries in order in the background; Wait blocks until it is idle, so
-// tests never sleep. Manual (used by convergence tests): deliveries queue up
+// Two modes. Automatic (the default, used by the sandbox): workers post
+// deliveries in the background — one worker, in order, unless SetWorkers
+// asks for more (Chatwoot sends from concurrent jobs, in no order); Wait
+// blocks until they are idle, so tests never sleep. Manual (used by convergence tests): deliveries queue up
 // until Flush posts them, shuffled when Reorder is set.
 package fakehooks
 
@@ -55,7 +56,8 @@ type Sender struct {
 	faults  Faults
 	rng     *rand.Rand
 	queue   []Delivery
-	busy    bool
+	busy    int // deliveries being posted by the workers
+	workers int
 	results []Result
 	closed  bool
 }
@@ -65,10 +67,21 @@ func New(client *http.Client) *Sender {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	s := &Sender{client: client, rng: rand.New(rand.NewPCG(1, 1))}
+	s := &Sender{client: client, rng: rand.New(rand.NewPCG(1, 1)), workers: 1}
 	s.cond = sync.NewCond(&s.mu)
 	go s.worker()
 	return s
+}
+
+// SetWorkers makes n workers post deliveries concurrently (automatic mode),
+// so their order is no longer kept, as with platforms that send webhooks
+// from a pool of background jobs. It only ever adds workers.
+func (s *Sender) SetWorkers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ; s.workers < n; s.workers++ {
+		go s.worker()
+	}
 }
 
 // SetManual switches between manual (queue until Flush) and automatic mode.
@@ -155,7 +168,7 @@ func (s *Sender) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.mu.Lock()
-		for (len(s.queue) > 0 && !s.manual) || s.busy {
+		for (len(s.queue) > 0 && !s.manual) || s.busy > 0 {
 			s.cond.Wait()
 		}
 		s.mu.Unlock()
@@ -200,7 +213,7 @@ func (s *Sender) worker() {
 		}
 		d := s.queue[0]
 		s.queue = s.queue[1:]
-		s.busy = true
+		s.busy++
 		delay := s.faults.Delay
 		s.mu.Unlock()
 
@@ -210,7 +223,7 @@ func (s *Sender) worker() {
 		s.post(context.Background(), d)
 
 		s.mu.Lock()
-		s.busy = false
+		s.busy--
 		s.cond.Broadcast()
 		s.mu.Unlock()
 	}

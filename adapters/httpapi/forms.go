@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -31,31 +32,21 @@ var pageTemplates = template.Must(template.ParseFS(templateFS, "templates/*.html
 // maxFormBody caps a form submission.
 const maxFormBody = 64 << 10
 
-// Headers of the agent page's requests: the signed link's parts, and the
-// Dashboard App key. The integration token never reaches a browser.
-const (
-	headerLinkExpires   = "X-Lsqbridge-Link-Expires"
-	headerLinkSignature = "X-Lsqbridge-Link-Signature"
-	headerAppKey        = "X-Lsqbridge-App-Key"
-)
-
-// IntegrationSource loads an integration (service.Integrations does).
-type IntegrationSource interface {
-	Get(ctx context.Context, id string) (*service.Integration, error)
-}
-
 // FormService is what the form routes need (service.Forms does it).
 type FormService interface {
 	Form(ctx context.Context, in *service.Integration, ticketID int64) (*service.Form, error)
 	Submit(ctx context.Context, in *service.Integration, ticketID int64, sub service.Submission) (*service.Submitted, error)
 	Automate(ctx context.Context, in *service.Integration, ev service.Event, raw []byte) (service.AutomationResult, error)
+	// CheckTicket says whether the Dashboard App key may open a ticket's
+	// form (service.ErrTicketNotInInbox when not).
+	CheckTicket(ctx context.Context, in *service.Integration, ticketID int64) error
 }
 
 // Forms serves the opportunity form: its JSON API, the agent page, the
 // LimeChat Dashboard App entry page, and (through Automation) the
 // automation webhook's submissions.
 type Forms struct {
-	Integrations IntegrationSource
+	Integrations Authenticator
 	Service      FormService
 	Logger       *slog.Logger
 	// PublicURL is how browsers reach lsqbridge, for absolute links; when
@@ -63,6 +54,8 @@ type Forms struct {
 	PublicURL string
 	// Now is the clock for signed links (time.Now when nil).
 	Now func() time.Time
+
+	refused *prometheus.CounterVec
 }
 
 func (f *Forms) register(r *mux.Router) {
@@ -72,6 +65,7 @@ func (f *Forms) register(r *mux.Router) {
 	r.HandleFunc(base+"/link", f.link).Methods(http.MethodGet)
 	r.HandleFunc(base+"/page", f.page).Methods(http.MethodGet)
 	r.HandleFunc("/v1/integrations/{integration}/dashboard-app", f.dashboardApp).Methods(http.MethodGet)
+	r.HandleFunc("/v1/integrations/{integration}/dashboard-app/config", f.dashboardConfig).Methods(http.MethodGet)
 	r.HandleFunc("/v1/assets/{name}", f.asset).Methods(http.MethodGet)
 }
 
@@ -89,80 +83,10 @@ func (f *Forms) now() time.Time {
 	return time.Now()
 }
 
-// authError is a refused request: status and a message for the caller.
-type authError struct {
-	status int
-	msg    string
-}
-
-// credentials says which credentials a route accepts.
-type credentials struct {
-	// tokenQuery also accepts the token as ?token= (the header always works).
-	tokenQuery bool
-	// link accepts a signed page link for the ticket (headers, or ?exp=&sig=).
-	link bool
-	// appKey accepts the Dashboard App key (header X-Lsqbridge-App-Key).
-	appKey bool
-}
-
-// authorize loads the integration and ticket of a form route and checks
-// its credentials: the integration token (X-Lsqbridge-Token), or where the
-// route allows them a signed page link for this ticket or the Dashboard App
-// key. A missing or wrong token is 401; a bad or expired link is 403.
-func (f *Forms) authorize(r *http.Request, accept credentials) (*service.Integration, int64, bool, *authError) {
-	id := mux.Vars(r)["integration"]
-	in, err := f.Integrations.Get(r.Context(), id)
-	if errors.Is(err, service.ErrIntegrationNotFound) {
-		return nil, 0, false, &authError{http.StatusNotFound, "unknown integration"}
-	}
-	if err != nil {
-		f.log().Error("load integration", "integration", id, "err", err)
-		return nil, 0, false, &authError{http.StatusServiceUnavailable, "temporarily unavailable"}
-	}
-	ticket, err := strconv.ParseInt(mux.Vars(r)["ticket"], 10, 64)
-	if err != nil || ticket <= 0 {
-		return nil, 0, false, &authError{http.StatusNotFound, "no such ticket"}
-	}
-	if in.Disabled {
-		return nil, 0, false, &authError{http.StatusForbidden, "this integration is disabled"}
-	}
-	token := r.Header.Get("X-Lsqbridge-Token")
-	if token == "" && accept.tokenQuery {
-		token = r.URL.Query().Get("token")
-	}
-	if token != "" {
-		if !service.TokenMatches(token, in.TokenHash) {
-			return nil, 0, false, &authError{http.StatusUnauthorized, "wrong integration token"}
-		}
-		return in, ticket, true, nil
-	}
-	if k := r.Header.Get(headerAppKey); k != "" && accept.appKey {
-		if !service.VerifyDashboardAppKey(in, k) {
-			return nil, 0, false, &authError{http.StatusForbidden, "wrong Dashboard App key: copy the app URL again from lsqbridge"}
-		}
-		return in, ticket, false, nil
-	}
-	exp, sig := r.Header.Get(headerLinkExpires), r.Header.Get(headerLinkSignature)
-	if sig == "" {
-		exp, sig = r.URL.Query().Get("exp"), r.URL.Query().Get("sig")
-	}
-	if sig == "" || !accept.link {
-		msg := "authenticate with the integration token (X-Lsqbridge-Token)"
-		if accept.link {
-			msg += " or a signed opportunity-form link"
-		}
-		return nil, 0, false, &authError{http.StatusUnauthorized, msg}
-	}
-	if err := service.VerifyPage(in, ticket, exp, sig, f.now()); err != nil {
-		return nil, 0, false, &authError{http.StatusForbidden, err.Error()}
-	}
-	return in, ticket, false, nil
-}
-
 // getForm handles GET /v1/integrations/{integration}/tickets/{ticket}/opportunity-form:
 // the form's fields with their pre-filled values.
 func (f *Forms) getForm(w http.ResponseWriter, r *http.Request) {
-	in, ticket, _, aerr := f.authorize(r, credentials{tokenQuery: true, link: true})
+	in, ticket, aerr := f.admitLink(r, "form")
 	if aerr != nil {
 		writeError(w, aerr.status, aerr.msg)
 		return
@@ -181,7 +105,7 @@ func (f *Forms) getForm(w http.ResponseWriter, r *http.Request) {
 // pre-filled value. 201 with the opportunity, 422 {"errors": {schema: msg}}.
 // An Idempotency-Key header makes a repeat return the first answer.
 func (f *Forms) submit(w http.ResponseWriter, r *http.Request) {
-	in, ticket, _, aerr := f.authorize(r, credentials{tokenQuery: true, link: true})
+	in, ticket, aerr := f.admitLink(r, "form")
 	if aerr != nil {
 		writeError(w, aerr.status, aerr.msg)
 		return
@@ -202,15 +126,20 @@ func (f *Forms) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	values := make(map[string]string, len(body.Fields))
+	lists := map[string][]string{}
 	for k, raw := range body.Fields {
+		if list, ok := stringList(raw); ok {
+			lists[k] = list // a multi-select's options
+			continue
+		}
 		v, ok := scalar(raw)
 		if !ok {
-			writeError(w, http.StatusBadRequest, "the value of field "+k+" must be a string, number, boolean or null")
+			writeError(w, http.StatusBadRequest, "the value of field "+k+" must be a string, number, boolean, null, or (for a multi-select) a list of strings")
 			return
 		}
 		values[k] = v
 	}
-	res, err := f.Service.Submit(r.Context(), in, ticket, service.Submission{Values: values, Note: body.Note, IdempotencyKey: key})
+	res, err := f.Service.Submit(r.Context(), in, ticket, service.Submission{Values: values, Lists: lists, Note: body.Note, IdempotencyKey: key})
 	if err != nil {
 		f.serviceError(w, in, err)
 		return
@@ -233,6 +162,18 @@ func validKey(k string) bool {
 		}
 	}
 	return true
+}
+
+// stringList reads a JSON array of strings; false for anything else.
+func stringList(raw json.RawMessage) ([]string, bool) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
+		return nil, false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		return nil, false
+	}
+	return list, true
 }
 
 // scalar renders a JSON scalar as the form's text value; null is "".
@@ -268,7 +209,7 @@ func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err
 	switch {
 	case errors.As(err, &verr):
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": verr.Fields})
-	case errors.Is(err, service.ErrFormNotConfigured), errors.Is(err, service.ErrTicketNotFound):
+	case errors.Is(err, service.ErrFormNotConfigured), errors.Is(err, service.ErrTicketNotFound), errors.Is(err, service.ErrTicketNotInInbox):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.As(err, &inProgress), errors.As(err, &reused):
 		writeError(w, http.StatusConflict, err.Error())
@@ -289,26 +230,46 @@ func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err
 	}
 }
 
-// link handles GET …/opportunity-form/link: a signed page link for the
-// ticket, valid for the integration's form.page_link_ttl. Authenticated by
-// the integration token, or by the Dashboard App key (the app's page asks
-// for links this way). With the token it also gives the Dashboard App URL.
+// link handles GET …/opportunity-form/link: a signed link to the ticket's
+// agent page, valid for the integration's form.page_link_ttl. Only the
+// Dashboard App key opens it (a signed link cannot renew itself), only for a
+// ticket linked to the integration or a conversation of its LimeChat inbox,
+// and only form.app_links_per_minute times a minute for the whole account.
 func (f *Forms) link(w http.ResponseWriter, r *http.Request) {
-	// Never by a signed link: its holder could extend it for ever.
-	in, ticket, byToken, aerr := f.authorize(r, credentials{appKey: true})
+	in, aerr := f.admitAppKey(r, "link")
 	if aerr != nil {
 		writeError(w, aerr.status, aerr.msg)
+		return
+	}
+	ticket, err := strconv.ParseInt(mux.Vars(r)["ticket"], 10, 64)
+	if err != nil || ticket <= 0 {
+		writeError(w, http.StatusNotFound, service.ErrTicketNotInInbox.Error())
+		return
+	}
+	// Counted before the ticket is looked at, so walking through ticket ids
+	// is as slow as opening forms.
+	wait, err := f.Integrations.TakeAppLink(r.Context(), in.ID, in.Rules.Form.AppLinksPerMinute)
+	if err != nil {
+		f.log().Error("take a form link", "integration", in.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, unavailableMessage)
+		return
+	}
+	if wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		f.log().Warn("form links rate-limited", "integration", in.ID, "retry_after_seconds", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, "too many form links asked for with this Dashboard App key; retry in "+strconv.Itoa(secs)+"s")
+		return
+	}
+	if err := f.Service.CheckTicket(r.Context(), in, ticket); err != nil {
+		f.serviceError(w, in, err)
 		return
 	}
 	pl := service.SignPage(in, ticket, f.now())
 	q := url.Values{"exp": {strconv.FormatInt(pl.Expires.Unix(), 10)}, "sig": {pl.Signature}}
 	p := "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/" + strconv.FormatInt(ticket, 10) + "/opportunity-form/page?" + q.Encode()
-	out := map[string]string{"path": p, "url": f.baseURL(r) + p, "expires_at": pl.Expires.Format(time.RFC3339)}
-	if byToken {
-		out["dashboard_app_url"] = f.baseURL(r) + "/v1/integrations/" + url.PathEscape(in.ID) + "/dashboard-app#key=" + service.DashboardAppKey(in)
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, map[string]string{"path": p, "url": f.baseURL(r) + p, "expires_at": pl.Expires.Format(time.RFC3339)})
 }
 
 // baseURL is how browsers reach lsqbridge.
@@ -327,20 +288,72 @@ func (f *Forms) baseURL(r *http.Request) string {
 type pageField struct {
 	service.FormField
 	Input, Placeholder, InputMode, Hint string
-	// Unlisted is a pre-filled select value that is not an option: shown,
-	// so the agent sees it, and refused by validation.
-	Unlisted bool
+	// Choices are a select's options, each marked when pre-filled; a
+	// pre-filled value that is not an option is among them, marked Unlisted:
+	// shown, so the agent sees it, and refused by validation.
+	Choices []choice
+	// Multiple renders a multi-select, Size rows tall.
+	Multiple bool
+	Size     int
+	// DependsOn names the parent select; OptionsJSON holds the options for
+	// each of its values, which the page's script swaps in.
+	DependsOn, OptionsJSON string
+	// DateTime marks a date-time input: the value is UTC, the script shows
+	// and reads it in the agent's local time.
+	DateTime bool
+}
+
+// choice is one option of a select.
+type choice struct {
+	Value              string
+	Selected, Unlisted bool
 }
 
 func toPageField(ff service.FormField) pageField {
 	p := pageField{FormField: ff, Input: "text"}
+	choices := func(opts, selected []string) {
+		for _, o := range opts {
+			p.Choices = append(p.Choices, choice{Value: o, Selected: slices.Contains(selected, o)})
+		}
+		for _, v := range selected {
+			if !slices.Contains(opts, v) {
+				p.Choices = append(p.Choices, choice{Value: v, Selected: true, Unlisted: true})
+			}
+		}
+	}
+	var one []string
+	if ff.Value != "" {
+		one = []string{ff.Value}
+	}
 	switch ff.Type {
 	case "Select":
+		if len(ff.Options) == 0 && ff.ParentField == "" {
+			// A custom dropdown LeadSquared lists no options for takes
+			// any value: typed, not picked from an empty list.
+			break
+		}
 		p.Input = "select"
-		p.Unlisted = ff.Value != "" && !slices.Contains(ff.Options, ff.Value)
+		choices(ff.Options, one)
+		if ff.ParentField != "" {
+			b, _ := json.Marshal(ff.OptionsByParent)
+			p.DependsOn, p.OptionsJSON = ff.ParentField, string(b)
+			p.Hint = "Options depend on " + ff.ParentField
+		}
+	case service.TypeMultiSelect:
+		p.Input, p.Multiple = "select", true
+		choices(ff.Options, service.SplitMultiSelect(ff.Value))
+		p.Size = min(max(len(p.Choices), 2), 8)
+		p.Hint = "Choose any number (Ctrl or ⌘ + click)"
 	case "Boolean":
-		p.Input, p.Options = "select", []string{"true", "false"}
-		p.Unlisted = ff.Value != "" && ff.Value != "true" && ff.Value != "false"
+		p.Input = "select"
+		choices([]string{"true", "false"}, one)
+	case service.TypeDateTime:
+		// Text, like dates: the format stays visible. The script shows the
+		// UTC value in the agent's local time and sends it with its offset.
+		p.DateTime, p.Placeholder = true, "YYYY-MM-DD HH:MM"
+		p.Hint = "Your local time, YYYY-MM-DD HH:MM, 24-hour"
+	case service.TypeUnsupported:
+		p.Hint = "lsqbridge cannot fill this kind of LeadSquared field"
 	case "Date":
 		// Text, not a date picker: the strict YYYY-MM-DD format is visible
 		// and a wrong value reaches the server's message.
@@ -363,15 +376,14 @@ func toPageField(ff service.FormField) pageField {
 // pre-filled form as server-rendered HTML. It may be framed only by the
 // integration's LimeChat (a Dashboard App) and lsqbridge itself.
 func (f *Forms) page(w http.ResponseWriter, r *http.Request) {
-	in, ticket, _, aerr := f.authorize(r, credentials{link: true})
+	in, ticket, aerr := f.admitLink(r, "page")
 	if aerr != nil {
 		f.renderError(w, r, aerr.status, aerr.msg, nil)
 		return
 	}
 	exp, sig := r.URL.Query().Get("exp"), r.URL.Query().Get("sig")
-	if sig == "" { // opened with the token header: sign for the page's script
-		pl := service.SignPage(in, ticket, f.now())
-		exp, sig = strconv.FormatInt(pl.Expires.Unix(), 10), pl.Signature
+	if sig == "" { // opened with the link's headers: the page's script needs them
+		exp, sig = r.Header.Get(headerLinkExpires), r.Header.Get(headerLinkSignature)
 	}
 	form, err := f.Service.Form(r.Context(), in, ticket)
 	if err != nil {
@@ -396,19 +408,27 @@ func (f *Forms) page(w http.ResponseWriter, r *http.Request) {
 }
 
 // dashboardApp handles GET /v1/integrations/{integration}/dashboard-app:
-// the page to configure as a LimeChat Dashboard App, with #key=<app key>
-// (see the link route). It holds no secret and no data itself.
+// the page to configure as a LimeChat Dashboard App, with #key=<app key>.
+// It holds no secret and no data, and is the same page for every id (known,
+// unknown or disabled alike): its script asks dashboard-app/config with the
+// key from the fragment before it does anything. It may be framed by any
+// https origin, since it does nothing without the key; the form page it
+// opens may be framed only by the integration's LimeChat.
 func (f *Forms) dashboardApp(w http.ResponseWriter, r *http.Request) {
-	in, err := f.Integrations.Get(r.Context(), mux.Vars(r)["integration"])
-	if err != nil {
-		f.renderError(w, r, http.StatusNotFound, "unknown integration", nil)
+	f.render(w, r, http.StatusOK, "dashboard", nil, nil)
+}
+
+// dashboardConfig handles GET /v1/integrations/{integration}/dashboard-app/config
+// (Dashboard App key): the LimeChat origin the app must take its
+// conversation from.
+func (f *Forms) dashboardConfig(w http.ResponseWriter, r *http.Request) {
+	in, aerr := f.admitAppKey(r, "dashboard")
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.msg)
 		return
 	}
-	data := struct{ LinksBase, Origin string }{
-		LinksBase: "/v1/integrations/" + url.PathEscape(in.ID) + "/tickets/{ticket}/opportunity-form/link",
-		Origin:    origin(in.LimeChatURL),
-	}
-	f.render(w, r, http.StatusOK, "dashboard", data, in)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"limechat_origin": origin(in.LimeChatURL)})
 }
 
 // asset handles GET /v1/assets/{name}: the page's script and style sheet.
@@ -440,13 +460,18 @@ func origin(raw string) string {
 }
 
 // pageHeaders are the security headers of every HTML page. There is no
-// X-Frame-Options: frame-ancestors lets LimeChat embed the page.
-func pageHeaders(w http.ResponseWriter, in *service.Integration) {
+// X-Frame-Options: frame-ancestors lets LimeChat embed the page (the
+// integration's LimeChat for the form; any https origin for the Dashboard
+// App's entry page, which does nothing without its key).
+func pageHeaders(w http.ResponseWriter, name string, in *service.Integration) {
 	ancestors := "'self'"
 	if in != nil {
 		if o := origin(in.LimeChatURL); o != "" {
 			ancestors += " " + o
 		}
+	}
+	if name == "dashboard" {
+		ancestors = "'self' https:"
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -464,7 +489,7 @@ func (f *Forms) render(w http.ResponseWriter, r *http.Request, status int, name 
 		writeError(w, http.StatusInternalServerError, "could not render the page")
 		return
 	}
-	pageHeaders(w, in)
+	pageHeaders(w, name, in)
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, &buf)
 }

@@ -83,6 +83,8 @@ func TestOpenAPICheckCatchesAnswersOffTheDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	json := http.Header{"Content-Type": {"application/json"}}
+	linkHeaders := http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Link-Expires": {"1800000000"}, "X-Lsqbridge-Link-Signature": {"s"}}
+	created := []byte(`{"opportunity_id":"o","lead_id":"l","ticket_id":4,"link_id":1,"state":"active","owner_email":"","lead_created":false}`)
 	cases := []struct {
 		name string
 		x    openapitest.Exchange
@@ -94,10 +96,19 @@ func TestOpenAPICheckCatchesAnswersOffTheDocument(t *testing.T) {
 		{"healthz as text", openapitest.Exchange{Method: "GET", URL: "/healthz", Status: 200, RespHdr: http.Header{"Content-Type": {"text/plain"}}, Resp: []byte(`ok`)}, false},
 		{"undocumented route", openapitest.Exchange{Method: "GET", URL: "/v1/nothing", Status: 200, RespHdr: json, Resp: []byte(`{}`)}, false},
 		{"form submit with an unknown key", openapitest.Exchange{Method: "POST", URL: "/v1/integrations/acme/tickets/4/opportunity-form",
-			Header: http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Token": {"t"}}, Body: []byte(`{"fieldz":{}}`),
+			Header: linkHeaders, Body: []byte(`{"fieldz":{}}`),
 			Status: 201, RespHdr: json, Resp: []byte(`{"opportunity_id":"o","lead_id":"l","ticket_id":4,"link_id":1,"state":"active","owner_email":"","lead_created":false}`)}, false},
+		{"LeadSquared webhook accepted with a body that is not JSON", openapitest.Exchange{Method: "POST", URL: "/v1/webhooks/leadsquared/acme/lead-updated",
+			Header: http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Token": {"t"}}, Body: []byte(`{"Prospect`),
+			Status: 200, RespHdr: json, Resp: []byte(`{"Status":"Success","StatusReason":"[applied]"}`)}, false},
+		{"LeadSquared webhook refused (200, Status Error) for a body that is not JSON", openapitest.Exchange{Method: "POST", URL: "/v1/webhooks/leadsquared/acme/lead-updated",
+			Header: http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Token": {"t"}}, Body: []byte(`{"Prospect`),
+			Status: 200, RespHdr: json, Resp: []byte(`{"Status":"Error","StatusReason":"not JSON"}`)}, true},
+		{"form submit with a webhook token instead of a link", openapitest.Exchange{Method: "POST", URL: "/v1/integrations/acme/tickets/4/opportunity-form",
+			Header: http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Token": {"t"}}, Body: []byte(`{"fields":{}}`),
+			Status: 201, RespHdr: json, Resp: created}, false},
 		{"form submit as served", openapitest.Exchange{Method: "POST", URL: "/v1/integrations/acme/tickets/4/opportunity-form",
-			Header: http.Header{"Content-Type": {"application/json"}, "X-Lsqbridge-Token": {"t"}}, Body: []byte(`{"fields":{"mx_Custom_4":"2026-12-20","n":2}}`),
+			Header: linkHeaders, Body: []byte(`{"fields":{"mx_Custom_4":"2026-12-20","n":2,"tags":["a","b"]}}`),
 			Status: 201, RespHdr: http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}},
 			Resp: []byte(`{"opportunity_id":"o","lead_id":"l","ticket_id":null,"link_id":1,"state":"pending_ticket","owner_email":"","lead_created":false}`)}, true},
 	}
@@ -138,6 +149,7 @@ func TestOpenAPIRecorderKeepsWhatTheRouterAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	srv.Close() // waits for the handlers: a client can have its answer before the recorder has it
 	xs := rec.Exchanges()
 	if len(xs) != 8 {
 		t.Fatalf("recorded %d exchanges, want 8", len(xs))

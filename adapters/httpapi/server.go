@@ -31,11 +31,15 @@ type Config struct {
 // New returns the router with every route registered.
 func New(cfg Config) http.Handler {
 	r := mux.NewRouter()
+	r.Use(countResponses(cfg.Registry))
 	registerHealthRoutes(r, cfg)
+	refused := newRefusedCounter(cfg.Registry)
 	if cfg.Webhooks != nil {
+		cfg.Webhooks.refused = refused
 		cfg.Webhooks.register(r)
 	}
 	if cfg.Forms != nil {
+		cfg.Forms.refused = refused
 		cfg.Forms.register(r)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

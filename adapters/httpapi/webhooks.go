@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat"
@@ -21,6 +22,10 @@ import (
 
 // maxWebhookBody caps what one delivery may send.
 const maxWebhookBody = 1 << 20
+
+// maxDeliveryID is the longest X-Chatwoot-Delivery header taken as a
+// delivery id (Chatwoot sends a UUID).
+const maxDeliveryID = 200
 
 // signatureSkew is how old a signed LimeChat delivery may be.
 const signatureSkew = 5 * time.Minute
@@ -37,6 +42,8 @@ type Webhooks struct {
 	Logger       *slog.Logger
 	// Now is the clock for signature timestamps (time.Now when nil).
 	Now func() time.Time
+
+	refused *prometheus.CounterVec // see auth.go
 }
 
 func (h *Webhooks) register(r *mux.Router) {
@@ -60,28 +67,6 @@ func lsqAnswer(w http.ResponseWriter, ok bool, reason string) {
 		status = "Error"
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"Status": status, "StatusReason": reason})
-}
-
-// authenticate loads the integration and checks the webhook token (header
-// X-Lsqbridge-Token, or ?token= for platforms that cannot send headers).
-func (h *Webhooks) authenticate(r *http.Request) (*service.Integration, int, string) {
-	id := mux.Vars(r)["integration"]
-	in, err := h.Integrations.Get(r.Context(), id)
-	if errors.Is(err, service.ErrIntegrationNotFound) {
-		return nil, http.StatusNotFound, "unknown integration"
-	}
-	if err != nil {
-		h.log().Error("load integration", "integration", id, "err", err)
-		return nil, http.StatusServiceUnavailable, "temporarily unavailable"
-	}
-	token := r.Header.Get("X-Lsqbridge-Token")
-	if token == "" {
-		token = r.URL.Query().Get("token")
-	}
-	if !service.TokenMatches(token, in.TokenHash) {
-		return nil, http.StatusUnauthorized, "missing or wrong webhook token"
-	}
-	return in, http.StatusOK, ""
 }
 
 // readBody reads a bounded body; too large is reported, not fatal: the
@@ -108,13 +93,8 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	in, status, msg := h.authenticate(r)
-	if in == nil {
-		if status == http.StatusUnauthorized || status == http.StatusServiceUnavailable {
-			writeJSON(w, status, map[string]string{"Status": "Error", "StatusReason": msg})
-			return
-		}
-		lsqAnswer(w, false, msg)
+	in, ok := h.admit(w, r, service.PowerLeadSquared) // auth.go
+	if !ok {
 		return
 	}
 	event := mux.Vars(r)["event"]
@@ -124,11 +104,16 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
 		return
 	}
-	if in.Disabled {
-		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, "integration is disabled")
+	if reason := service.Unusable(body); reason != "" {
+		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, reason)
 		return
 	}
 	events, err := leadsquared.ParseWebhook(event, r.Header, body)
+	if err == nil {
+		if reason := service.UnusableEvents(events); reason != "" {
+			err = errors.New(reason)
+		}
+	}
 	if err != nil {
 		h.reject(ctx, w, in, service.SourceLeadSquared, event, body, err.Error())
 		return
@@ -138,7 +123,7 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 			// A body with no record in it (an empty batch): kept, not acted on.
 			if _, err := h.Sync.Record(ctx, in.ID, service.SourceLeadSquared, event, hashKey(event, body), body,
 				service.OutcomeIgnored, "the payload holds no record"); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+				h.unavailable(w, in, service.SourceLeadSquared, err)
 				return
 			}
 			lsqAnswer(w, true, "nothing to do (no record in the payload)")
@@ -147,25 +132,33 @@ func (h *Webhooks) leadSquared(w http.ResponseWriter, r *http.Request) {
 		lsqAnswer(w, true, "nothing to do (verification call)")
 		return
 	}
-	outcomes := make([]string, 0, len(events))
-	for _, ev := range events {
-		res, err := h.Sync.Apply(ctx, in, ev, body)
-		if err != nil {
-			// Nothing was committed: answer a failure so LeadSquared retries.
-			h.log().Error("apply LeadSquared webhook", "integration", in.ID, "event", event, "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
-			return
-		}
-		outcomes = append(outcomes, res.Outcome)
+	results, err := h.Sync.ApplyDelivery(ctx, in, service.Delivery{Source: service.SourceLeadSquared, Name: event, Raw: body}, events)
+	if err != nil {
+		h.unavailable(w, in, service.SourceLeadSquared, err)
+		return
+	}
+	outcomes := make([]string, len(results))
+	for i, res := range results {
+		outcomes[i] = res.Outcome
 	}
 	lsqAnswer(w, true, fmt.Sprint(outcomes))
+}
+
+// unavailable answers a delivery that could not even be stored: the
+// database cannot be written, so the platform should send it again.
+func (h *Webhooks) unavailable(w http.ResponseWriter, in *service.Integration, src service.Source, err error) {
+	h.log().Error("store webhook: database unavailable", "integration", in.ID, "source", src, "err", err)
+	if src == service.SourceLeadSquared {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Status": "Error", "StatusReason": "temporarily unavailable; retry"})
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
 }
 
 // reject stores an unusable delivery and answers it.
 func (h *Webhooks) reject(ctx context.Context, w http.ResponseWriter, in *service.Integration, src service.Source, event string, body []byte, reason string) {
 	if _, err := h.Sync.Reject(ctx, in.ID, src, event, hashKey(event, body), body, reason); err != nil {
-		h.log().Error("store rejected webhook", "integration", in.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+		h.unavailable(w, in, src, err)
 		return
 	}
 	if src == service.SourceLeadSquared {
@@ -178,9 +171,8 @@ func (h *Webhooks) reject(ctx context.Context, w http.ResponseWriter, in *servic
 // limeChatAuth authenticates a LimeChat delivery: token, then (when the
 // integration has a signing secret) the signature over the raw bytes.
 func (h *Webhooks) limeChatAuth(w http.ResponseWriter, r *http.Request, signed bool) (*service.Integration, []byte, bool) {
-	in, status, msg := h.authenticate(r)
-	if in == nil {
-		writeError(w, status, msg)
+	in, ok := h.admit(w, r, webhookPower(signed)) // auth.go
+	if !ok {
 		return nil, nil, false
 	}
 	body, err := readBody(w, r)
@@ -194,13 +186,9 @@ func (h *Webhooks) limeChatAuth(w http.ResponseWriter, r *http.Request, signed b
 			now = h.Now()
 		}
 		if err := limechat.VerifySignature([]byte(in.LimeChatWebhookSecret), r.Header, body, now, signatureSkew); err != nil {
-			writeError(w, http.StatusUnauthorized, "signature check failed: "+err.Error())
+			h.refuseSignature(w, r, in.ID, err) // auth.go
 			return nil, nil, false
 		}
-	}
-	if in.Disabled {
-		h.reject(r.Context(), w, in, service.SourceLimeChat, "unknown", body, "integration is disabled")
-		return nil, nil, false
 	}
 	return in, body, true
 }
@@ -212,7 +200,21 @@ func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if id := r.Header.Get("X-Chatwoot-Delivery"); len(id) > maxDeliveryID {
+		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body,
+			fmt.Sprintf("the X-Chatwoot-Delivery header is %d characters long; a delivery id is a UUID", len(id)))
+		return
+	}
+	if reason := service.Unusable(body); reason != "" {
+		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body, reason)
+		return
+	}
 	events, err := limechat.ParseWebhook(r.Header, body)
+	if err == nil {
+		if reason := service.UnusableEvents(events); reason != "" {
+			err = errors.New(reason)
+		}
+	}
 	if err != nil {
 		h.reject(ctx, w, in, service.SourceLimeChat, "unknown", body, err.Error())
 		return
@@ -223,30 +225,30 @@ func (h *Webhooks) limeChat(w http.ResponseWriter, r *http.Request) {
 			key = hashKey("ignored", body)
 		}
 		if _, err := h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "other", key, body, service.OutcomeIgnored, "event type not synced"); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			h.unavailable(w, in, service.SourceLimeChat, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"outcome": service.OutcomeIgnored})
 		return
 	}
-	var last service.Result
-	for _, ev := range events {
-		var res service.Result
-		var err error
-		if ev.Type == service.EventAutomation {
-			// Automation calls belong on the /automation route; kept, not acted on.
-			res, err = h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "automation."+ev.Automation, ev.DedupKey, body,
-				service.OutcomeIgnored, "automation rule webhooks go to /v1/webhooks/limechat/"+in.ID+"/automation")
-		} else {
-			res, err = h.Sync.Apply(ctx, in, ev, body)
-		}
+	if events[0].Type == service.EventAutomation {
+		// Automation calls belong on the /automation route; kept, not acted on.
+		ev := events[0]
+		res, err := h.Sync.Record(ctx, in.ID, service.SourceLimeChat, "automation."+ev.Automation, ev.DedupKey, body,
+			service.OutcomeIgnored, "automation rule webhooks go to /v1/webhooks/limechat/"+in.ID+"/automation")
 		if err != nil {
-			h.log().Error("apply LimeChat webhook", "integration", in.ID, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			h.unavailable(w, in, service.SourceLimeChat, err)
 			return
 		}
-		last = res
+		writeJSON(w, http.StatusOK, map[string]any{"outcome": res.Outcome, "event_id": res.EventID})
+		return
 	}
+	results, err := h.Sync.ApplyDelivery(ctx, in, service.Delivery{Source: service.SourceLimeChat, Raw: body}, events)
+	if err != nil {
+		h.unavailable(w, in, service.SourceLimeChat, err)
+		return
+	}
+	last := results[len(results)-1]
 	writeJSON(w, http.StatusOK, map[string]any{"outcome": last.Outcome, "event_id": last.EventID})
 }
 

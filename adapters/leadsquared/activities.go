@@ -170,3 +170,24 @@ func activityFromRetrieve(item map[string]any) service.Activity {
 	}
 	return a
 }
+
+// ActivityTypes lists the org's activity types (ProspectActivity.svc/
+// ActivityTypes.Get): a JSON array of {"ActivityEvent" (the code),
+// "ActivityEventName", "DisplayName", …}. The list does not say which types
+// may be posted on opportunities (docs/leadsquared.md).
+func (c *Client) ActivityTypes(ctx context.Context) ([]service.ActivityType, error) {
+	var items []map[string]any
+	if err := c.do(ctx, request{
+		op: "ActivityTypes.Get", method: http.MethodGet,
+		path: "ProspectActivity.svc/ActivityTypes.Get",
+	}, &items); err != nil {
+		return nil, err
+	}
+	out := make([]service.ActivityType, 0, len(items))
+	for _, it := range items {
+		if t, ok := activityType(it); ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

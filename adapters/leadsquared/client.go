@@ -5,7 +5,9 @@
 // The client authenticates with the x-LSQ-AccessKey / x-LSQ-SecretKey headers
 // only (never the query string), gives each HTTP attempt its own timeout,
 // retries a bounded number of times inside a call (transport errors before
-// the request was written, and 5xx without an MX exception), and returns a
+// the request was written, and 5xx without an MX exception), never follows a
+// redirect (net/http would carry the key headers to whatever host it
+// names; a 3xx is a permanent error naming the status), and returns a
 // *APIError or *TransportError that classifies every failure for the outbox
 // relay (service.ClassifiedError). Rate-limit answers are never retried here:
 // the caller pauses the whole integration.
@@ -39,7 +41,8 @@ type Config struct {
 	// AccessKey and SecretKey are an administrator's API keys; they are sent
 	// as headers only and never appear in errors.
 	AccessKey, SecretKey string
-	// HTTPClient is used for every call; http.DefaultClient's transport when nil.
+	// HTTPClient is used for every call (http.DefaultClient's transport when
+	// nil); its redirect policy is replaced: redirects are never followed.
 	HTTPClient *http.Client
 	// Timeout bounds each HTTP attempt of a call (so a retried call may take
 	// up to (Retries+1)×Timeout; bound the whole call with ctx); default 15s.
@@ -77,11 +80,20 @@ func New(cfg Config) *Client {
 		base:      strings.TrimRight(cfg.BaseURL, "/"),
 		accessKey: cfg.AccessKey,
 		secretKey: cfg.SecretKey,
-		http:      cmp.Or(cfg.HTTPClient, &http.Client{}),
+		http:      noRedirects(cfg.HTTPClient),
 		timeout:   cmp.Or(cfg.Timeout, 15*time.Second),
 		retries:   retries,
 		backoff:   cmp.Or(cfg.RetryBackoff, 200*time.Millisecond),
 	}
+}
+
+// noRedirects returns a copy of hc (a plain client when nil) that does not
+// follow redirects: the x-LSQ-AccessKey and x-LSQ-SecretKey headers would
+// go along to wherever the redirect points.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *cmp.Or(hc, &http.Client{})
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // request is one API call.
@@ -196,6 +208,9 @@ func (c *Client) transportError(ctx context.Context, op string, written bool, er
 
 // decode turns an HTTP answer into nil (decoding into out) or an *APIError.
 func (c *Client) decode(op string, resp *http.Response, raw []byte, out any) error {
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return newAPIError(op, resp.StatusCode, resp.Header, "", "redirected; lsqbridge never follows a redirect with the API keys: check leadsquared.host")
+	}
 	trimmed := bytes.TrimSpace(raw)
 	isJSON := len(trimmed) > 0 && json.Valid(trimmed)
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,8 +210,73 @@ func TestMetadataShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprintf("%v %v %v %v %v", opp[0].DataType, opp[1].DataType, opp[1].Options, opp[2].DataType, opp[2].ReadOnly) != "Date Select [Open Won Lost] Text true" {
+	if fmt.Sprintf("%v %v %v %v %v", opp[0].DataType, opp[1].DataType, opp[1].Options, opp[2].DataType, opp[2].ReadOnly) != "DateTime Select [Open Won Lost] Text true" {
 		t.Errorf("opportunity metadata = %+v", opp)
+	}
+}
+
+// TestMetadataTypesEachShape reads every field type LeadSquared's metadata
+// can describe, in the shapes the archived pages and public code show
+// (docs/leadsquared.md): a Date rendered DateTime on leads, DateTime and
+// multi-select dropdowns on opportunities, a Stage depending on Status in
+// each dependent-option shape accepted, and types a form cannot fill.
+func TestMetadataTypesEachShape(t *testing.T) {
+	t.Parallel()
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "LeadsMetaData.Get") {
+			writeBody(w, 200, "application/json", `[
+				{"SchemaName":"mx_Visit","DataType":"Date","RenderTypeTextValue":"DateTime"},
+				{"SchemaName":"mx_Born","DataType":"Date","RenderTypeTextValue":"Date"},
+				{"SchemaName":"mx_Langs","DataType":"Select","RenderTypeTextValue":"MultiSelect","Options":[{"Value":"Hindi"},{"Value":"Tamil"}]},
+				{"SchemaName":"LeadType","DataType":"Select","AllowMultiple":true,"RenderTypeTextValue":"Dropdown","Options":[{"Value":"OT_0"}]}]`)
+			return
+		}
+		writeBody(w, 200, "application/json", `{"Fields":[
+			{"SchemaName":"Status","DataType":"SearchableDropdown","ParentField":"","OptionSet":"[{\"IsDefault\":true,\"Text\":\"\",\"Value\":\"Open\"},{\"Text\":\"\",\"Value\":\"Won\"}]","DependentOptionSet":""},
+			{"SchemaName":"mx_Custom_2","DataType":"Dropdown","ParentField":"Status","OptionSet":"","DependentOptionSet":"[{\"Parent\":\"Open\",\"Options\":[\"New\",\"Qualified\"]},{\"Parent\":\"Won\",\"Options\":[\"Booked\"]}]"},
+			{"SchemaName":"mx_Custom_3","DataType":"Dropdown","ParentField":"Status","DependentOptionSet":{"Open":["Hot","Cold"],"Lost":[]}},
+			{"SchemaName":"mx_Custom_4","DataType":"Dropdown","ParentField":"Status","OptionSet":"[{\"Value\":\"A\",\"ParentValue\":\"Open\"},{\"Value\":\"B\",\"ParentValue\":\"Won\"}]"},
+			{"SchemaName":"mx_Custom_5","DataType":"Dropdown","IsMultiSelectDropdown":true,"OptionSet":"[{\"Value\":\"Pool\"},{\"Value\":\"Spa\"}]"},
+			{"SchemaName":"mx_Custom_6","DataType":"DateTime","MaxFieldLength":200},
+			{"SchemaName":"mx_Custom_7","DataType":"ActiveUsers","IsMandatory":true},
+			{"SchemaName":"mx_Custom_8","DataType":"Number","IsMultiSelectDropdown":false}]}`)
+	})
+	c := newClient(srv.URL, time.Second)
+	leads, err := c.LeadMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range leads {
+		got = append(got, m.SchemaName+"="+m.DataType)
+	}
+	if want := "mx_Visit=DateTime mx_Born=Date mx_Langs=MultiSelect LeadType=Select"; strings.Join(got, " ") != want {
+		t.Errorf("lead types %v, want %s (AllowMultiple alone is not a multi-select: LeadType has it)", got, want)
+	}
+	opp, err := c.OpportunityTypeMetadata(context.Background(), 12000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]service.FieldMeta{}
+	for _, m := range opp {
+		byName[m.SchemaName] = m
+	}
+	check := func(name, dataType, parent string, options []string, byParent map[string][]string) {
+		t.Helper()
+		m := byName[name]
+		if m.DataType != dataType || m.ParentField != parent || !slices.Equal(m.Options, options) || !reflect.DeepEqual(m.OptionsByParent, byParent) {
+			t.Errorf("%s = %+v; want %s, parent %q, options %v by parent %v", name, m, dataType, parent, options, byParent)
+		}
+	}
+	check("Status", "Select", "", []string{"Open", "Won"}, nil)
+	check("mx_Custom_2", "Select", "Status", []string{"New", "Qualified", "Booked"}, map[string][]string{"Open": {"New", "Qualified"}, "Won": {"Booked"}})
+	check("mx_Custom_4", "Select", "Status", []string{"A", "B"}, map[string][]string{"Open": {"A"}, "Won": {"B"}})
+	check("mx_Custom_5", "MultiSelect", "", []string{"Pool", "Spa"}, nil)
+	check("mx_Custom_6", "DateTime", "", nil, nil)
+	check("mx_Custom_7", "Unsupported", "", nil, nil)
+	check("mx_Custom_8", "Number", "", nil, nil)
+	if m := byName["mx_Custom_3"]; m.DataType != "Select" || !reflect.DeepEqual(m.OptionsByParent, map[string][]string{"Open": {"Hot", "Cold"}, "Lost": {}}) {
+		t.Errorf("mx_Custom_3 (object shape) = %+v", m)
 	}
 }
 
@@ -245,5 +312,33 @@ func TestAPIErrorClassification(t *testing.T) {
 				t.Errorf("class %v limit %d, want %v %d (%v)", ae.Class(), ae.Limit, tt.wantClass, tt.wantLimit, err)
 			}
 		})
+	}
+}
+
+// TestRedirectsAreNotFollowedWithTheKeys: a 3xx answer is a permanent error
+// and the host it points at never sees a request (nor the key headers),
+// even with a caller's client that would follow it.
+func TestRedirectsAreNotFollowedWithTheKeys(t *testing.T) {
+	t.Parallel()
+	elsewhere, stolen := server(t, func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, http.StatusOK, "application/json", `[]`)
+	})
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, elsewhere.URL+"/v2/steal", status)
+		})
+		c := leadsquared.New(leadsquared.Config{BaseURL: srv.URL, AccessKey: testAccessKey, SecretKey: testSecretKey,
+			HTTPClient: &http.Client{}, Timeout: time.Second, RetryBackoff: time.Millisecond})
+		_, err := c.Users(context.Background())
+		class, _ := service.ClassOf(err)
+		if err == nil || class != service.ClassPermanent || !strings.Contains(err.Error(), "redirect") {
+			t.Errorf("%d: got %v (class %v); want a permanent error saying it was redirected", status, err, class)
+		}
+		if err != nil && (strings.Contains(err.Error(), testAccessKey) || strings.Contains(err.Error(), testSecretKey)) {
+			t.Errorf("%d: the error carries a key: %v", status, err)
+		}
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests (with the keys)", n)
 	}
 }

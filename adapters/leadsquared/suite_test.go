@@ -191,6 +191,28 @@ var methodCases = []methodCase{
 		},
 	},
 	{
+		name: "ActivityTypes", method: http.MethodGet, path: "ProspectActivity.svc/ActivityTypes.Get",
+		canned: func(world) string {
+			return `[{"ActivityEvent":201,"ActivityEventName":"WhatsApp Conversation","DisplayName":"WhatsApp Conversation","EventType":0,"Score":0,"Direction":0},
+				{"ActivityEvent":"208","ActivityEventName":"Opportunity Note","Score":2},{"ActivityEventName":"no code"}]`
+		},
+		call: func(ctx context.Context, c *leadsquared.Client, _ world) (any, error) { return c.ActivityTypes(ctx) },
+		check: func(t *testing.T, _ world, got any) {
+			types := got.([]service.ActivityType)
+			has := func(code int, name string) bool {
+				return slices.Contains(types, service.ActivityType{Code: code, Name: name})
+			}
+			if !has(201, "WhatsApp Conversation") || !has(208, "Opportunity Note") {
+				t.Errorf("activity types = %+v", types)
+			}
+			for _, ty := range types {
+				if ty.Code <= 0 {
+					t.Errorf("an activity type without a code was kept: %+v", types)
+				}
+			}
+		},
+	},
+	{
 		name: "UserByEmail", method: http.MethodGet, path: "UserManagement.svc/User/Retrieve/ByEmailAddress",
 		canned: func(w world) string {
 			return fmt.Sprintf(`[{"UserId":%q,"FirstName":"Meera","LastName":"Nair","EmailAddress":%q,"Role":"Sales_User","Groups":[]}]`, w.UserID, w.UserEmail)
@@ -291,9 +313,12 @@ var methodCases = []methodCase{
 			return fmt.Sprintf(`{"DisplayName":"Booking","EventCode":%d,"CanDelete":false,"Fields":[
 				{"SchemaName":"mx_Custom_1","DisplayName":"Opportunity Name","DataType":"String","IsMandatory":true,"OptionSet":"","MaxFieldLength":"200"},
 				{"SchemaName":"Status","DisplayName":"Status","DataType":"Dropdown","IsMandatory":true,"OptionSet":""},
-				{"SchemaName":"mx_Custom_2","DisplayName":"Stage","DataType":"Dropdown","OptionSet":"[{\"label\":\"New\",\"value\":\"New\"},{\"label\":\"Reachable\",\"value\":\"Reachable\"}]"},
+				{"SchemaName":"mx_Custom_2","DisplayName":"Stage","DataType":"Dropdown","ParentField":"Status","OptionSet":"[{\"label\":\"New\",\"value\":\"New\"},{\"label\":\"Reachable\",\"value\":\"Reachable\"},{\"label\":\"Booked\",\"value\":\"Booked\"}]",
+				 "DependentOptionSet":"[{\"Parent\":\"Open\",\"Options\":[\"New\",\"Reachable\"]},{\"Parent\":\"Won\",\"Options\":[\"Booked\"]}]"},
 				{"SchemaName":"mx_Custom_4","DisplayName":"Check-in","DataType":"Date","IsMandatory":true,"OptionSet":""},
-				{"SchemaName":"mx_Custom_6","DisplayName":"Guests","DataType":"Number","OptionSet":""}]}`, w.OppType)
+				{"SchemaName":"mx_Custom_6","DisplayName":"Guests","DataType":"Number","OptionSet":""},
+				{"SchemaName":"mx_Custom_8","DisplayName":"Amenities","DataType":"Dropdown","IsMultiSelectDropdown":true,"OptionSet":"[{\"Text\":\"\",\"Value\":\"Pool\"},{\"Text\":\"\",\"Value\":\"Spa\"}]"},
+				{"SchemaName":"mx_Custom_9","DisplayName":"Arrival","DataType":"DateTime","OptionSet":""}]}`, w.OppType)
 		},
 		checkRequest: func(t *testing.T, r *http.Request, _ []byte, w world) { wantQuery(t, r, "code", fmt.Sprint(w.OppType)) },
 		call: func(ctx context.Context, c *leadsquared.Client, w world) (any, error) {
@@ -307,8 +332,16 @@ var methodCases = []methodCase{
 			if m := findMeta(t, metas, "mx_Custom_1"); m.DataType != "Text" || !m.Required || m.DisplayName != "Opportunity Name" {
 				t.Errorf("mx_Custom_1 = %+v", m)
 			}
-			if m := findMeta(t, metas, "mx_Custom_2"); m.DataType != "Select" || !slices.Contains(m.Options, "Reachable") {
-				t.Errorf("mx_Custom_2 = %+v", m)
+			if m := findMeta(t, metas, "mx_Custom_2"); m.DataType != "Select" || !slices.Contains(m.Options, "Reachable") ||
+				m.ParentField != "Status" || !slices.Contains(m.OptionsByParent["Open"], "Reachable") ||
+				!slices.Equal(m.OptionsByParent["Won"], []string{"Booked"}) {
+				t.Errorf("mx_Custom_2 (Stage, depending on Status) = %+v", m)
+			}
+			if m := findMeta(t, metas, "mx_Custom_8"); m.DataType != "MultiSelect" || !slices.Contains(m.Options, "Spa") {
+				t.Errorf("mx_Custom_8 (multi-select) = %+v", m)
+			}
+			if m := findMeta(t, metas, "mx_Custom_9"); m.DataType != "DateTime" {
+				t.Errorf("mx_Custom_9 (date-time) = %+v", m)
 			}
 			if m := findMeta(t, metas, "mx_Custom_4"); m.DataType != "Date" || !m.Required {
 				t.Errorf("mx_Custom_4 = %+v", m)

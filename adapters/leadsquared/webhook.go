@@ -22,6 +22,16 @@ import (
 // ErrUnknownEvent is returned by ParseWebhook for an event name it does not know.
 var ErrUnknownEvent = errors.New("unknown leadsquared webhook event")
 
+// ErrBatchTooLarge is returned by ParseWebhook for an array of more than
+// MaxBatch records: such a delivery is refused whole (stored, answered), so
+// one request never turns into thousands of transactions.
+var ErrBatchTooLarge = errors.New("too many records in one delivery")
+
+// MaxBatch is the most records one delivery may carry. LeadSquared batches
+// activity webhooks about once a minute; lead and opportunity webhooks
+// carry one record.
+const MaxBatch = 100
+
 // webhookKind is what one webhook URL segment means.
 type webhookKind struct {
 	kind service.RecordKind
@@ -81,6 +91,10 @@ func ParseWebhook(event string, header http.Header, body []byte) ([]service.Even
 	if err != nil {
 		return nil, fmt.Errorf("parse leadsquared webhook %s: %w", event, err)
 	}
+	if len(items) > MaxBatch {
+		return nil, fmt.Errorf("parse leadsquared webhook %s: %w: it holds %d records, lsqbridge takes at most %d per delivery",
+			event, ErrBatchTooLarge, len(items), MaxBatch)
+	}
 	sum := sha256.Sum256([]byte(event + "\n" + string(body)))
 	key := hex.EncodeToString(sum[:])
 
@@ -96,6 +110,8 @@ func ParseWebhook(event string, header http.Header, body []byte) ([]service.Even
 		ev.DedupKey = key
 		if isArray {
 			ev.DedupKey = key + "#" + strconv.Itoa(i)
+			// Kept with the record's event; the body is stored once.
+			ev.Item, _ = json.Marshal(item)
 		}
 		events = append(events, ev)
 	}

@@ -52,7 +52,7 @@ func cmdAgents(e *env, args []string) error {
 		}
 	}
 	store := service.NewIntegrations(pool, sealer)
-	dir := service.NewAgentDirectory(pool, newPlatforms(), nil, slog.New(slog.DiscardHandler), 0)
+	dir := service.NewAgentDirectory(pool, newPlatforms(e.cfg.AllowLoopback), nil, slog.New(slog.DiscardHandler), 0)
 	if needKey {
 		in, err := store.Get(e.ctx, id)
 		if err != nil {

@@ -276,6 +276,7 @@ func TestSupportRoleReadsAuditViewsOnly(t *testing.T) {
 		"SELECT lsq_access_key_sealed, lsq_secret_key_sealed FROM integrations",
 		"SELECT limechat_api_token_sealed FROM integrations",
 		"SELECT webhook_token_hash FROM integrations",
+		"SELECT * FROM credentials",
 		"SELECT id FROM integrations",
 		"SELECT * FROM links",
 		"SELECT * FROM outbox",

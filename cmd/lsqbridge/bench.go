@@ -180,7 +180,7 @@ func (b *bench) post(event, body string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Lsqbridge-Token", b.s.Token)
+	req.Header.Set("X-Lsqbridge-Token", b.s.Creds.LeadSquared)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return err

@@ -33,19 +33,25 @@ var (
 	dbEnv      = []string{"DATABASE_URL"}
 	keyEnv     = []string{"DATABASE_URL", "LSQBRIDGE_MASTER_KEY"}
 	serviceEnv = []string{"DATABASE_URL", "LSQBRIDGE_MASTER_KEY", "LSQBRIDGE_LISTEN", "LSQBRIDGE_PUBLIC_URL",
-		"LSQBRIDGE_RELAY_WORKERS", "LSQBRIDGE_RECONCILE_EVERY", "LSQBRIDGE_LOG_LEVEL"}
+		"LSQBRIDGE_RELAY_WORKERS", "LSQBRIDGE_RECONCILE_EVERY", "LSQBRIDGE_LOG_LEVEL", "LSQBRIDGE_DB_MAX_CONNS",
+		"LSQBRIDGE_DB_STATEMENT_TIMEOUT", "LSQBRIDGE_DB_LOCK_TIMEOUT", "LSQBRIDGE_SHUTDOWN_TIMEOUT", "LSQBRIDGE_ALLOW_LOOPBACK"}
 )
 
 // envDocs describes each environment variable lsqbridge reads.
 func envDocs() map[string]string {
 	return map[string]string{
-		"DATABASE_URL":              "Postgres URL, e.g. postgres://postgres@127.0.0.1:5432/lsqbridge",
-		"LSQBRIDGE_MASTER_KEY":      "64 hex characters (openssl rand -hex 32) sealing the integrations' secrets",
-		"LSQBRIDGE_LISTEN":          "address to listen on (default 127.0.0.1:8080)",
-		"LSQBRIDGE_PUBLIC_URL":      "the URL the platforms reach lsqbridge at (webhook URLs, form links)",
-		"LSQBRIDGE_RELAY_WORKERS":   "concurrent outbox deliveries per process (default 4)",
-		"LSQBRIDGE_RECONCILE_EVERY": "reconciler period inside serve (default 10m; 0 turns it off)",
-		"LSQBRIDGE_LOG_LEVEL":       "debug, info, warn or error (default info)",
+		"DATABASE_URL":                   "Postgres URL, e.g. postgres://postgres@127.0.0.1:5432/lsqbridge",
+		"LSQBRIDGE_MASTER_KEY":           "64 hex characters (openssl rand -hex 32) sealing the integrations' secrets",
+		"LSQBRIDGE_LISTEN":               "address to listen on (default 127.0.0.1:8080)",
+		"LSQBRIDGE_PUBLIC_URL":           "the URL the platforms reach lsqbridge at (webhook URLs, form links)",
+		"LSQBRIDGE_RELAY_WORKERS":        fmt.Sprintf("outbox deliveries in flight at once per process (default %d)", defaultRelayWorkers),
+		"LSQBRIDGE_RECONCILE_EVERY":      "reconciler period inside serve (default 10m; 0 turns it off)",
+		"LSQBRIDGE_LOG_LEVEL":            "debug, info, warn or error (default info)",
+		"LSQBRIDGE_DB_MAX_CONNS":         fmt.Sprintf("database connections at most per process (default %d)", defaultDBMaxConns),
+		"LSQBRIDGE_DB_STATEMENT_TIMEOUT": fmt.Sprintf("longest statement of the service's connections (default %s)", defaultStatementTimout),
+		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", defaultLockTimeout),
+		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", defaultShutdownTimeout),
+		"LSQBRIDGE_ALLOW_LOOPBACK":       "true lets integrations use platform URLs on loopback addresses (local fakes only)",
 	}
 }
 

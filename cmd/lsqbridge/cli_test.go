@@ -167,7 +167,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 func TestLongCommandsShowProgressOnlyOnATerminal(t *testing.T) {
 	t.Parallel()
 	w, _ := auditSample(t)
-	env := map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey}
+	env := map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}
 	pipe, term := &cli{t: t, env: env}, &cli{t: t, env: env, tty: true}
 
 	if code, _, errs := pipe.run("reconcile", "--integration", "demo"); code != 0 || errs != "" {

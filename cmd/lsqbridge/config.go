@@ -21,40 +21,86 @@ type Config struct {
 	LogLevel     string
 	// ReconcileEvery is the reconciler's period inside serve (0 = off).
 	ReconcileEvery time.Duration
+	// DBMaxConns sizes the connection pool: the relay's in-flight
+	// deliveries, webhooks, the listener, the reconciler and form captures
+	// all draw from it.
+	DBMaxConns int
+	// DBStatementTimeout and DBLockTimeout bound every statement and every
+	// lock wait of the service's own connections, so a webhook never waits
+	// unbounded behind another transaction (migrations are not bounded).
+	DBStatementTimeout time.Duration
+	DBLockTimeout      time.Duration
+	// ShutdownTimeout bounds serve's exit after SIGTERM: HTTP drains and
+	// the relay finishes (or hands back) its deliveries within it.
+	ShutdownTimeout time.Duration
+	// AllowLoopback lets integrations use platform URLs on loopback
+	// addresses, over http:// too (the sandbox sets it; tests and local
+	// fakes set LSQBRIDGE_ALLOW_LOOPBACK). Off, credentials go to public
+	// https:// hosts only.
+	AllowLoopback bool
 
 	// envErrs are environment values that did not parse; Validate names them.
 	envErrs []error
 }
 
+// Defaults of the settings above.
+const (
+	defaultRelayWorkers    = 64
+	defaultDBMaxConns      = 32
+	defaultStatementTimout = 30 * time.Second
+	defaultLockTimeout     = 5 * time.Second
+	defaultShutdownTimeout = 15 * time.Second
+)
+
 // envConfig reads the environment; flags registered by bind override it.
 func envConfig(getenv func(string) string) Config {
 	var errs []error
-	workers := 0
-	if v := getenv("LSQBRIDGE_RELAY_WORKERS"); v != "" {
+	whole := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("LSQBRIDGE_RELAY_WORKERS=%q is not a whole number", v))
+			errs = append(errs, fmt.Errorf("%s=%q is not a whole number", name, v))
 		}
-		workers = n
+		return n
 	}
-	every := 10 * time.Minute
-	if v := getenv("LSQBRIDGE_RECONCILE_EVERY"); v != "" {
+	duration := func(name string, def time.Duration, example string) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("LSQBRIDGE_RECONCILE_EVERY=%q is not a duration like 10m (0 turns it off)", v))
+			errs = append(errs, fmt.Errorf("%s=%q is not a duration like %s", name, v, example))
 		}
-		every = d
+		return d
 	}
-	return Config{
-		DatabaseURL:    getenv("DATABASE_URL"),
-		Listen:         cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
-		PublicURL:      getenv("LSQBRIDGE_PUBLIC_URL"),
-		MasterKey:      getenv("LSQBRIDGE_MASTER_KEY"),
-		RelayWorkers:   cmp.Or(workers, 4),
-		LogLevel:       cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
-		ReconcileEvery: every,
-		envErrs:        errs,
+	loopback := false
+	if v := getenv("LSQBRIDGE_ALLOW_LOOPBACK"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LSQBRIDGE_ALLOW_LOOPBACK=%q is not true or false", v))
+		}
+		loopback = b
 	}
+	c := Config{
+		DatabaseURL:        getenv("DATABASE_URL"),
+		Listen:             cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
+		PublicURL:          getenv("LSQBRIDGE_PUBLIC_URL"),
+		MasterKey:          getenv("LSQBRIDGE_MASTER_KEY"),
+		RelayWorkers:       whole("LSQBRIDGE_RELAY_WORKERS", defaultRelayWorkers),
+		LogLevel:           cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
+		ReconcileEvery:     duration("LSQBRIDGE_RECONCILE_EVERY", 10*time.Minute, "10m (0 turns it off)"),
+		DBMaxConns:         whole("LSQBRIDGE_DB_MAX_CONNS", defaultDBMaxConns),
+		DBStatementTimeout: duration("LSQBRIDGE_DB_STATEMENT_TIMEOUT", defaultStatementTimout, "30s"),
+		DBLockTimeout:      duration("LSQBRIDGE_DB_LOCK_TIMEOUT", defaultLockTimeout, "5s"),
+		ShutdownTimeout:    duration("LSQBRIDGE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "15s"),
+		AllowLoopback:      loopback,
+	}
+	c.envErrs = errs
+	return c
 }
 
 // bindDB registers the flag every database command takes.
@@ -67,9 +113,13 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	c.bindDB(fs)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (env LSQBRIDGE_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL the platforms reach this service at (env LSQBRIDGE_PUBLIC_URL)")
-	fs.IntVar(&c.RelayWorkers, "relay-workers", c.RelayWorkers, "concurrent outbox deliveries (env LSQBRIDGE_RELAY_WORKERS)")
+	fs.IntVar(&c.RelayWorkers, "relay-workers", c.RelayWorkers, "outbox deliveries in flight at once (env LSQBRIDGE_RELAY_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env LSQBRIDGE_LOG_LEVEL)")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", c.ReconcileEvery, "reconciler period, 0 to turn it off (env LSQBRIDGE_RECONCILE_EVERY)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connections at most (env LSQBRIDGE_DB_MAX_CONNS)")
+	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "longest statement (env LSQBRIDGE_DB_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&c.DBLockTimeout, "db-lock-timeout", c.DBLockTimeout, "longest wait for a row or advisory lock (env LSQBRIDGE_DB_LOCK_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "exit within this after SIGTERM (env LSQBRIDGE_SHUTDOWN_TIMEOUT)")
 }
 
 // publicURL is where webhooks should be sent; it defaults to the listen address.
@@ -95,6 +145,15 @@ func (c *Config) Validate(needDB, needKey bool) error {
 	}
 	if c.RelayWorkers < 1 {
 		errs = append(errs, fmt.Errorf("relay workers must be at least 1, got %d", c.RelayWorkers))
+	}
+	if c.DBMaxConns < 4 {
+		errs = append(errs, fmt.Errorf("LSQBRIDGE_DB_MAX_CONNS must be at least 4 (listener, relay, webhooks, reconciler), got %d", c.DBMaxConns))
+	}
+	for name, d := range map[string]time.Duration{"LSQBRIDGE_DB_STATEMENT_TIMEOUT": c.DBStatementTimeout,
+		"LSQBRIDGE_DB_LOCK_TIMEOUT": c.DBLockTimeout, "LSQBRIDGE_SHUTDOWN_TIMEOUT": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
 	}
 	return errors.Join(errs...)
 }

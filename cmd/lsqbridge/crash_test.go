@@ -17,7 +17,7 @@ import (
 
 // newRelay is another relay process on the world's database, over pool
 // (the world's, or a second pool like a second process has).
-func newRelay(t *testing.T, pool *pgxpool.Pool, cfg outbox.Config) *outbox.Relay {
+func newRelay(t testing.TB, pool *pgxpool.Pool, cfg outbox.Config) *outbox.Relay {
 	t.Helper()
 	return outbox.NewRelay(pool, newDeliverer(t, pool), cfg)
 }
@@ -83,13 +83,13 @@ func (w *world) rowByKind(integration, recordID, kind string) actionRow {
 
 // newDeliverer is a relay process's action handler: its own integration
 // store, platform clients and pacer, built as wire builds them.
-func newDeliverer(t *testing.T, pool *pgxpool.Pool) *service.Deliverer {
+func newDeliverer(t testing.TB, pool *pgxpool.Pool) *service.Deliverer {
 	t.Helper()
 	sealer, err := service.NewSealer(testMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(), service.NewPacer(), nil)
+	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(true), service.NewPacer(), nil)
 }
 
 // expireLeases makes every in-flight action's lease run out, as time would

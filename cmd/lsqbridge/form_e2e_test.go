@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ type answer struct {
 	header http.Header
 }
 
-func (a answer) decode(t *testing.T, v any) {
+func (a answer) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("decode %s: %v", a.body, err)
@@ -72,10 +73,25 @@ func formPath(ticket int64) string {
 	return fmt.Sprintf("/v1/integrations/demo/tickets/%d/opportunity-form", ticket)
 }
 
-// submitForm posts field values to a ticket's form with the integration token.
+// formAuth asks for a signed link to a ticket's form with the Dashboard App
+// key, as the Dashboard App does, and returns the headers the page's script
+// sends with it.
+func (w *world) formAuth(ticket int64) map[string]string {
+	w.t.Helper()
+	a := w.call(http.MethodGet, formPath(ticket)+"/link", map[string]string{"X-Lsqbridge-App-Key": w.Creds.App}, nil)
+	var link struct{ Path string }
+	a.decode(w.t, &link)
+	u, err := url.Parse(link.Path)
+	if a.status != http.StatusOK || err != nil || u.Query().Get("sig") == "" {
+		w.t.Fatalf("form link of ticket %d: %d %s", ticket, a.status, a.body)
+	}
+	return map[string]string{"X-Lsqbridge-Link-Expires": u.Query().Get("exp"), "X-Lsqbridge-Link-Signature": u.Query().Get("sig")}
+}
+
+// submitForm posts field values to a ticket's form with a signed link.
 func (w *world) submitForm(ticket int64, key string, fields map[string]string) answer {
 	w.t.Helper()
-	h := map[string]string{"X-Lsqbridge-Token": w.Token}
+	h := w.formAuth(ticket)
 	if key != "" {
 		h["Idempotency-Key"] = key
 	}
@@ -130,15 +146,19 @@ func oppsOfLead(f *lsqfake.Fake, leadID string) []service.Record {
 
 // TestOpportunityFormListsTypeFieldsWithPrefill checks the form of a ticket
 // against the fake's opportunity type: every visible field with its type,
-// required flag and options, pre-filled from the contact and conversation.
+// required flag and options (Stage's for the pre-filled Status, and for
+// each Status), pre-filled from the contact and conversation, each value
+// as LeadSquared takes it: the day-first 20/12/2026 as 2026-12-20, an ISO
+// timestamp in UTC, a list attribute as a multi-select.
 func TestOpportunityFormListsTypeFieldsWithPrefill(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	tk := w.customerTicket(service.Contact{Name: "Priya Shah", Email: "priya@example.com", Phone: "+919876543210",
 		CustomAttributes: map[string]any{"city": "Pune"}},
-		map[string]any{"check_in": "2026-12-20", "check_out": "2026-12-24"}, "asha@acme.test")
+		map[string]any{"check_in": "20/12/2026", "check_out": "2026-12-24T00:00:00.000+05:30",
+			"amenities": []any{"Spa", "Pool"}, "arrival": "2026-12-20T15:00:00+05:30"}, "asha@acme.test")
 
-	a := w.call(http.MethodGet, formPath(tk.ID), map[string]string{"X-Lsqbridge-Token": w.Token}, nil)
+	a := w.call(http.MethodGet, formPath(tk.ID), w.formAuth(tk.ID), nil)
 	if a.status != http.StatusOK {
 		t.Fatalf("GET form: %d %s", a.status, a.body)
 	}
@@ -147,12 +167,18 @@ func TestOpportunityFormListsTypeFieldsWithPrefill(t *testing.T) {
 	want := []service.FormField{
 		{Schema: "mx_Custom_1", Label: "Opportunity Name", Type: "Text", Required: true, Options: []string{}, MaxLength: 200, Value: "Priya Shah", Source: "contact.name"},
 		{Schema: "Status", Label: "Status", Type: "Select", Required: true, Options: []string{"Open", "Won", "Lost"}, MaxLength: 200, Value: "Open"},
-		{Schema: "mx_Custom_2", Label: "Stage", Type: "Select", Options: []string{"New", "Reachable", "Qualified", "Booked"}, MaxLength: 200},
+		{Schema: "mx_Custom_2", Label: "Stage", Type: "Select", Options: []string{"New", "Reachable", "Qualified"}, MaxLength: 200,
+			ParentField: "Status", OptionsByParent: map[string][]string{
+				"Open": {"New", "Reachable", "Qualified"}, "Won": {"Booked"}, "Lost": {"Not Reachable", "Cancelled"}}},
 		{Schema: "mx_Custom_3", Label: "City", Type: "Text", Options: []string{}, MaxLength: 200, Value: "Pune", Source: "contact.custom_attributes.city"},
 		{Schema: "mx_Custom_4", Label: "Check-in", Type: "Date", Required: true, Options: []string{}, MaxLength: 200, Value: "2026-12-20", Source: "conversation.custom_attributes.check_in"},
 		{Schema: "mx_Custom_5", Label: "Check-out", Type: "Date", Options: []string{}, MaxLength: 200, Value: "2026-12-24", Source: "conversation.custom_attributes.check_out"},
 		{Schema: "mx_Custom_6", Label: "Guests", Type: "Number", Options: []string{}, MaxLength: 200},
 		{Schema: "mx_Custom_7", Label: "Budget", Type: "Number", Options: []string{}, MaxLength: 200},
+		{Schema: "mx_Custom_8", Label: "Amenities", Type: "MultiSelect", Options: []string{"Pool", "Spa", "Breakfast", "Airport Transfer"},
+			MaxLength: 200, Value: "Spa;Pool", Source: "conversation.custom_attributes.amenities"},
+		{Schema: "mx_Custom_9", Label: "Arrival", Type: "DateTime", Options: []string{}, MaxLength: 200,
+			Value: "2026-12-20 09:30:00", Source: "conversation.custom_attributes.arrival"},
 	}
 	if !reflect.DeepEqual(form.Fields, want) {
 		gotJSON, _ := json.MarshalIndent(form.Fields, "", " ")
@@ -173,19 +199,27 @@ func TestOpportunityFormListsTypeFieldsWithPrefill(t *testing.T) {
 func TestOpportunityFormRejectsInvalidValuesOverHTTP(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	tk := w.customerTicket(service.Contact{Name: "Dev Rao", Phone: "+919800000001"}, map[string]any{"check_in": "20/12/2026"}, "")
-	a := w.submitForm(tk.ID, "bad-1", map[string]string{"mx_Custom_5": "2026-02-30", "mx_Custom_6": "many", "Status": "Maybe", "Owner": "x"})
+	// 12/20/2026 is month first: never guessed in a day-first integration.
+	tk := w.customerTicket(service.Contact{Name: "Dev Rao", Phone: "+919800000001"}, map[string]any{"check_in": "12/20/2026"}, "")
+	h := w.formAuth(tk.ID)
+	h["Idempotency-Key"] = "bad-1"
+	a := w.call(http.MethodPost, formPath(tk.ID), h,
+		map[string]any{"fields": map[string]any{"mx_Custom_5": "2026-02-30", "mx_Custom_6": "many", "Status": "Maybe", "Owner": "x",
+			"mx_Custom_8": []string{"Pool", "Gym"}, "mx_Custom_9": "21/12/2026 18:45", "mx_Custom_3": []string{"Pune"}}})
 	if a.status != http.StatusUnprocessableEntity {
 		t.Fatalf("submit = %d %s, want 422", a.status, a.body)
 	}
 	var body struct{ Errors map[string]string }
 	a.decode(t, &body)
 	want := map[string][]string{
-		"mx_Custom_4": {"Check-in", "YYYY-MM-DD", "20/12/2026"},
+		"mx_Custom_4": {"Check-in", "YYYY-MM-DD", "12/20/2026"},
 		"mx_Custom_5": {"Check-out", "not a real calendar date", "2026-02-30"},
 		"mx_Custom_6": {"Guests", "must be a number"},
 		"Status":      {"Status", "must be one of Open, Won, Lost"},
 		"Owner":       {"Owner", "cannot be submitted"},
+		"mx_Custom_8": {"Amenities", "chosen from Pool, Spa, Breakfast, Airport Transfer", `"Gym"`},
+		"mx_Custom_9": {"Arrival", "YYYY-MM-DD HH:MM", "21/12/2026 18:45"},
+		"mx_Custom_3": {"City", "takes one value, not a list"},
 	}
 	if len(body.Errors) != len(want) {
 		t.Errorf("errors = %v, want exactly %v", body.Errors, want)
@@ -360,8 +394,11 @@ func TestOpportunityFormAutomation(t *testing.T) {
 	check(t, err)
 	// Created through the API with its dates, so the automation rule on
 	// conversation_created sees a complete form.
+	// Dates as people and other systems write them: day first, and an ISO
+	// instant; they were refused before (the form ended incomplete).
 	complete, err := lc.CreateConversation(w.ctx, service.NewConversation{InboxID: 1, ContactID: ct.ID,
-		CustomAttributes: map[string]any{"check_in": "2026-11-02", "check_out": "2026-11-05"}})
+		CustomAttributes: map[string]any{"check_in": "02/11/2026", "check_out": "2026-11-05T00:00:00+05:30",
+			"arrival": "2026-11-02T14:00:00.000Z", "amenities": "Pool; Breakfast"}})
 	check(t, err)
 	incomplete, err := w.LC.CreateConversationByPerson(service.Contact{Name: "Nia Roy", Phone: "+919833334444"})
 	check(t, err)
@@ -374,7 +411,8 @@ func TestOpportunityFormAutomation(t *testing.T) {
 	opp := opps[0]
 	lead, _ := w.LSQ.Lead(opp.LeadID)
 	if lead.Field("EmailAddress") != "kabir@example.com" || opp.Field("mx_Custom_1") != "Kabir Das" ||
-		opp.Field("mx_Custom_3") != "Goa" || opp.Field("mx_Custom_4") != "2026-11-02" || opp.Field("Status") != "Open" {
+		opp.Field("mx_Custom_3") != "Goa" || opp.Field("mx_Custom_4") != "2026-11-02" || opp.Field("Status") != "Open" ||
+		opp.Field("mx_Custom_5") != "2026-11-05" || opp.Field("mx_Custom_9") != "2026-11-02 14:00:00" || opp.Field("mx_Custom_8") != "Pool;Breakfast" {
 		t.Errorf("opportunity %+v on lead %+v; want Kabir's pre-filled form on a new lead", opp.Fields, lead.Fields)
 	}
 	var ticket int64
@@ -412,7 +450,7 @@ func TestOpportunityFormAutomation(t *testing.T) {
 		"status": "open", "custom_attributes": map[string]any{"check_in": "2026-11-02"}, "meta": map[string]any{"sender": map[string]any{"id": ct.ID}}}
 	for i := range 2 {
 		payload["unread_count"] = i
-		a := w.call(http.MethodPost, "/v1/webhooks/limechat/demo/automation", map[string]string{"X-Lsqbridge-Token": w.Token}, payload)
+		a := w.call(http.MethodPost, "/v1/webhooks/limechat/demo/automation", map[string]string{"X-Lsqbridge-Token": w.Creds.Automation}, payload)
 		var res service.AutomationResult
 		a.decode(t, &res)
 		if a.status != http.StatusOK || res.Outcome != service.AutomationDuplicate || res.Submission == nil || res.Submission.OpportunityID != opp.ID {
@@ -426,4 +464,65 @@ func TestOpportunityFormAutomation(t *testing.T) {
 	if n := w.count("SELECT count(*) FROM outbox WHERE status IN ('pending','delivering','dead')"); n != 0 {
 		t.Errorf("%d actions undelivered", n)
 	}
+}
+
+// TestOpportunityFormMultiSelectDateTimeAndDependentStageOverHTTP submits
+// the three field types the JSON API took wrongly before: a multi-select
+// (a list), a date-time with the agent's offset, and a Stage that must
+// belong to the chosen Status. Refusals come per field; the accepted
+// values reach LeadSquared in its wire format.
+func TestOpportunityFormMultiSelectDateTimeAndDependentStageOverHTTP(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tk := w.customerTicket(service.Contact{Name: "Meher Sethi", Email: "meher@example.com", Phone: "+919812340000"},
+		map[string]any{"check_in": "2026-12-20"}, "asha@acme.test")
+	post := func(key string, fields map[string]any) answer {
+		h := w.formAuth(tk.ID)
+		h["Idempotency-Key"] = key
+		return w.call(http.MethodPost, formPath(tk.ID), h, map[string]any{"fields": fields})
+	}
+
+	bad := post("types-bad", map[string]any{"Status": "Won", "mx_Custom_2": "Qualified", "mx_Custom_8": "Pool;Sauna",
+		"mx_Custom_9": "2026-12-21T18:45"})
+	if bad.status != http.StatusUnprocessableEntity {
+		t.Fatalf("submit = %d %s, want 422", bad.status, bad.body)
+	}
+	var body struct{ Errors map[string]string }
+	bad.decode(t, &body)
+	want := map[string]string{
+		"mx_Custom_2": `Stage must be one of Booked for Status Won (got "Qualified")`,
+		"mx_Custom_8": `Amenities must be chosen from Pool, Spa, Breakfast, Airport Transfer (got "Sauna")`,
+		"mx_Custom_9": "Arrival must be a date and time written YYYY-MM-DD HH:MM in UTC, or with its offset",
+	}
+	if len(body.Errors) != len(want) {
+		t.Errorf("errors = %v, want exactly %v", body.Errors, want)
+	}
+	for f, msg := range want {
+		if !strings.Contains(body.Errors[f], msg) {
+			t.Errorf("error for %s = %q, want %q", f, body.Errors[f], msg)
+		}
+	}
+	if n := len(w.LSQ.Opportunities()); n != 0 {
+		t.Fatalf("%d opportunities after a refused submit", n)
+	}
+
+	ok := post("types-good", map[string]any{"Status": "Won", "mx_Custom_2": "Booked", "mx_Custom_8": []string{"Pool", "Airport Transfer"},
+		"mx_Custom_9": "2026-12-21T18:45:00+05:30"})
+	if ok.status != http.StatusCreated {
+		t.Fatalf("submit = %d %s, want 201", ok.status, ok.body)
+	}
+	opps := w.LSQ.Opportunities()
+	if len(opps) != 1 {
+		t.Fatalf("%d opportunities, want 1", len(opps))
+	}
+	got := map[string]string{}
+	for _, f := range []string{"Status", "mx_Custom_2", "mx_Custom_8", "mx_Custom_9"} {
+		got[f] = opps[0].Field(f)
+	}
+	wantFields := map[string]string{"Status": "Won", "mx_Custom_2": "Booked", "mx_Custom_8": "Pool;Airport Transfer",
+		"mx_Custom_9": "2026-12-21 13:15:00"}
+	if !reflect.DeepEqual(got, wantFields) {
+		t.Errorf("LeadSquared has %v, want %v (a multi-select joined with ';', the date-time in UTC)", got, wantFields)
+	}
+	w.settle()
 }

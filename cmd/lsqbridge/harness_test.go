@@ -37,7 +37,7 @@ func (s *syncedBuffer) String() string {
 // both fakes, and a relay the test drives (settle) so nothing waits on time.
 type world struct {
 	*sandbox
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	pool *pgxpool.Pool
 	logs *syncedBuffer
@@ -51,7 +51,7 @@ func withRelay(o *sandboxOptions) {
 	o.AppOptions = append(o.AppOptions, func(a *app) { a.noRelay = false })
 }
 
-func newWorld(t *testing.T, opts ...worldOption) *world {
+func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
 	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}, WrapBridge: checkOpenAPI(t)}
 	for _, f := range opts {
@@ -164,7 +164,7 @@ func (w *world) outcomes() map[string]int {
 	return m
 }
 
-func must[T any](t *testing.T) func(T, error) T {
+func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -174,7 +174,7 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func check(t *testing.T, err error) {
+func check(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ func integrationValidate(e *env, file string) error {
 	if err != nil {
 		return err
 	}
-	problems := service.CheckIntegrationConfig(data)
+	problems := service.CheckIntegrationConfig(data, e.cfg.AllowLoopback)
 	if len(problems) == 0 {
 		fmt.Fprintf(e.stdout, "%s: valid (secrets are ${ENV} references, resolved by `integration apply`;"+
 			" rule fields are checked against LeadSquared there too)\n", file)

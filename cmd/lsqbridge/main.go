@@ -22,7 +22,8 @@ Usage: lsqbridge <command> [flags]
 Commands:
   serve                         run the webhook API, the outbox relay and the reconciler
   migrate up|down|status|version  manage the database schema
-  integration apply -f FILE | validate -f FILE | list | show ID | rotate-token ID | disable ID
+  integration apply -f FILE | validate -f FILE | list | show ID | disable ID
+  integration rotate-token ID --for leadsquared|limechat|automation|app|all
   agents refresh|list ID        the e-mail directory matching owners and agents
   outbox list|retry|drop        inspect and handle failing or dead actions
   links unpause --integration ID LINK...   let links the loop fuse paused sync again
@@ -35,7 +36,8 @@ Commands:
   version                       module version, commit and Go version of this binary
 
 Settings come from the environment (flags override): DATABASE_URL, LSQBRIDGE_MASTER_KEY,
-LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_RECONCILE_EVERY, LSQBRIDGE_LOG_LEVEL.
+LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_RECONCILE_EVERY, LSQBRIDGE_LOG_LEVEL,
+LSQBRIDGE_ALLOW_LOOPBACK (local fakes only).
 Run "lsqbridge COMMAND --help" for a command's flags and the variables it reads.
 `
 

@@ -9,7 +9,7 @@ import (
 
 // cli runs lsqbridge in-process with the given environment.
 type cli struct {
-	t   *testing.T
+	t   testing.TB
 	env map[string]string
 	// tty runs the command as if stderr were a terminal (progress shown).
 	tty bool

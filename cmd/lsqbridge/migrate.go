@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,8 +14,34 @@ import (
 )
 
 // openPool connects to the configured database and checks it answers.
+// Its connections carry the statement and lock timeouts, so nothing the
+// service does waits unbounded; migrate uses openMigrationPool instead.
 func (e *env) openPool() (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(e.ctx, e.cfg.DatabaseURL)
+	return e.connect(true)
+}
+
+// openMigrationPool connects without the statement timeout: a migration
+// may rightly take longer than any request.
+func (e *env) openMigrationPool() (*pgxpool.Pool, error) {
+	return e.connect(false)
+}
+
+func (e *env) connect(bounded bool) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(e.cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	pcfg.MaxConns = int32(max(e.cfg.DBMaxConns, 4))
+	if bounded {
+		rt := pcfg.ConnConfig.RuntimeParams
+		if _, set := rt["statement_timeout"]; !set && e.cfg.DBStatementTimeout > 0 {
+			rt["statement_timeout"] = strconv.FormatInt(e.cfg.DBStatementTimeout.Milliseconds(), 10)
+		}
+		if _, set := rt["lock_timeout"]; !set && e.cfg.DBLockTimeout > 0 {
+			rt["lock_timeout"] = strconv.FormatInt(e.cfg.DBLockTimeout.Milliseconds(), 10)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(e.ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -39,7 +66,7 @@ func cmdMigrate(e *env, args []string) error {
 	if err := e.cfg.Validate(true, false); err != nil {
 		return err
 	}
-	pool, err := e.openPool()
+	pool, err := e.openMigrationPool()
 	if err != nil {
 		return err
 	}

@@ -277,17 +277,25 @@ func TestNoSecretInLogsRecordsOrViews(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := post(w.URL+"/v1/webhooks/limechat/demo?token="+w.Token, map[string]string{"X-Chatwoot-Signature": "sha256=00", "X-Chatwoot-Timestamp": "1"}); code < 400 {
+	if code := post(w.URL+"/v1/webhooks/limechat/demo?token="+w.Creds.LimeChat, map[string]string{"X-Chatwoot-Signature": "sha256=00", "X-Chatwoot-Timestamp": "1"}); code < 400 {
 		t.Errorf("forged signature answered %d", code)
 	}
-	if code := post(w.URL+"/v1/webhooks/leadsquared/demo/lead-updated", map[string]string{"X-Lsqbridge-Token": w.Token + "x"}); code != http.StatusUnauthorized {
+	if code := post(w.URL+"/v1/webhooks/leadsquared/demo/lead-updated", map[string]string{"X-Lsqbridge-Token": w.Creds.LeadSquared + "x"}); code != http.StatusUnauthorized {
 		t.Errorf("wrong token answered %d", code)
+	}
+	// Another route's credential, presented where each route takes its own.
+	if code := post(w.URL+"/v1/webhooks/leadsquared/demo/lead-updated", map[string]string{"X-Lsqbridge-Token": w.Creds.LimeChat}); code != http.StatusUnauthorized {
+		t.Errorf("the LimeChat credential on the LeadSquared route answered %d", code)
+	}
+	if code := post(w.URL+"/v1/webhooks/limechat/demo/automation?token="+w.Creds.App, nil); code != http.StatusUnauthorized {
+		t.Errorf("the app key on the automation route answered %d", code)
 	}
 
 	secrets := map[string]string{
 		"LeadSquared access key": demoLSQAccess, "LeadSquared secret key": demoLSQSecret,
 		"LimeChat API token": demoLCToken, "Flow-builder key": demoFBKey, "LimeChat webhook secret": demoWebhookSig,
-		"webhook token": w.Token, "master key": testMasterKey,
+		"LeadSquared webhook credential": w.Creds.LeadSquared, "LimeChat webhook credential": w.Creds.LimeChat,
+		"automation credential": w.Creds.Automation, "Dashboard App key": w.Creds.App, "master key": testMasterKey,
 	}
 	scan := func(where, text string) {
 		t.Helper()

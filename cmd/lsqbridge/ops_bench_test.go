@@ -51,7 +51,7 @@ func leadCreated(b *testing.B, client *http.Client, s *sandbox, owner string) {
 		b.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Lsqbridge-Token", s.Token)
+	req.Header.Set("X-Lsqbridge-Token", s.Creds.LeadSquared)
 	resp, err := client.Do(req)
 	if err != nil {
 		b.Fatal(err)

@@ -181,7 +181,7 @@ func TestOutboxCommandsRetryAndDropDeadLetters(t *testing.T) {
 func TestAgentsCommandsShowWhoIsOnOneSideOnly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	env := map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey}
+	env := map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}
 	c := &cli{t: t, env: env}
 
 	out := c.mustRun("agents", "list", "demo")

@@ -24,7 +24,7 @@ func cmdReconcile(e *env, args []string) error {
 	}
 	defer pool.Close()
 	log := newLogger(e.stderr, "warn")
-	platforms := newPlatforms()
+	platforms := newPlatforms(e.cfg.AllowLoopback)
 	// Actions go to the outbox; a NOTIFY wakes the relays of running serves.
 	notifier := outbox.NewNotifier(pool, time.Millisecond, log)
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)

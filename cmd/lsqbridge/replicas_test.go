@@ -194,7 +194,7 @@ func TestTwoServeProcessesDeliverEveryActionOnce(t *testing.T) {
 	}
 
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "LSQBRIDGE_MASTER_KEY="+testMasterKey,
-		"LSQBRIDGE_RELAY_WORKERS=2", "LSQBRIDGE_LOG_LEVEL=debug",
+		"LSQBRIDGE_RELAY_WORKERS=2", "LSQBRIDGE_LOG_LEVEL=debug", "LSQBRIDGE_ALLOW_LOOPBACK=true",
 		"TWIN_LSQ_ACCESS_KEY=twin-access", "TWIN_LSQ_SECRET_KEY=twin-secret", "TWIN_LIMECHAT_TOKEN=twin-token")
 	run := func(args ...string) string {
 		t.Helper()
@@ -211,7 +211,7 @@ func TestTwoServeProcessesDeliverEveryActionOnce(t *testing.T) {
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, twinYAML, lsqSrv.URL, lsq.APIUserID(), lcSrv.URL), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	token := tokenFrom(t, run("integration", "apply", "-f", cfg))
+	creds := credsFrom(t, run("integration", "apply", "-f", cfg))
 	if out := run("agents", "refresh", "twin"); !strings.Contains(out, "3 people matched") {
 		t.Fatalf("agents refresh:\n%s", out)
 	}
@@ -219,11 +219,11 @@ func TestTwoServeProcessesDeliverEveryActionOnce(t *testing.T) {
 	a := startProcess(t, bin, "serve A", env)
 	b := startProcess(t, bin, "serve B", env)
 	// New leads and field updates go to A, owner changes and LimeChat to B.
-	hdr := http.Header{"X-Lsqbridge-Token": {token}}
+	hdr := http.Header{"X-Lsqbridge-Token": {creds.LeadSquared}}
 	for ev, p := range map[string]*process{"lead-created": a, "lead-updated": a, "lead-stage-changed": a, "lead-owner-changed": b} {
 		lsq.SetWebhook(ev, p.url+"/v1/webhooks/leadsquared/twin/"+ev, hdr)
 	}
-	lc.SetWebhook(b.url+"/v1/webhooks/limechat/twin?token="+token, nil, nil)
+	lc.SetWebhook(b.url+"/v1/webhooks/limechat/twin?token="+creds.LimeChat, nil, nil)
 
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dbURL)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,7 +54,10 @@ func demoRules() service.Rules {
 			{Tag: "wants-callback", Record: service.KindLead, Set: map[string]string{"mx_Callback_Requested": "Yes"}},
 			{Tag: "budget-confirmed", Record: service.KindOpportunity, Set: map[string]string{"mx_Custom_7": "50000"}},
 		},
-		TagNotes: []service.TagNoteRule{{Tag: "quote-sent", ActivityEvent: 201, Note: "Quote sent from LimeChat"}},
+		TagNotes: []service.TagNoteRule{
+			{Tag: "quote-sent", Record: service.KindLead, ActivityEvent: 201, Note: "Quote sent from LimeChat"},
+			{Tag: "quote-sent", Record: service.KindOpportunity, ActivityEvent: 208, Note: "Quote sent from LimeChat"},
+		},
 		Campaigns: []service.CampaignRule{
 			{Record: service.KindLead, Field: "ProspectStage", To: "Qualified", Event: "lead_qualified",
 				Data: map[string]string{"first_name": "FirstName", "stage": "ProspectStage"}},
@@ -67,11 +71,16 @@ func demoRules() service.Rules {
 				"mx_Custom_3": "contact.custom_attributes.city",
 				"mx_Custom_4": "conversation.custom_attributes.check_in",
 				"mx_Custom_5": "conversation.custom_attributes.check_out",
+				"mx_Custom_8": "conversation.custom_attributes.amenities",
+				"mx_Custom_9": "conversation.custom_attributes.arrival",
 			},
 			IncompleteTag: "opportunity-form-incomplete",
 			PageLinkTTL:   service.Duration(24 * time.Hour),
+			DateOrder:     service.DateOrderDayFirst,
+			Timezone:      service.DefaultFormTimezone,
 		},
-		Fuse: service.FuseRules{MaxActionsPerMinute: 200},
+		Fuse:  service.FuseRules{MaxActionsPerMinute: 200},
+		Phone: service.PhoneRules{DefaultCountryCode: "91"},
 	}
 }
 
@@ -107,8 +116,9 @@ type sandbox struct {
 	URL      string // lsqbridge
 	LSQURL   string
 	LCURL    string
-	Token    string
-	In       *service.Integration
+	// Creds are the demo integration's credentials, one per route.
+	Creds service.Credentials
+	In    *service.Integration
 	// Users and Agents by e-mail.
 	Users  map[string]service.User
 	Agents map[string]service.User
@@ -136,6 +146,8 @@ type sandboxOptions struct {
 	AppOptions []appOption
 	// poolMaxConns sizes the test world's database pool (tests only).
 	poolMaxConns int32
+	// requestsPer5s is the demo integration's LeadSquared pace (default 25).
+	requestsPer5s int
 }
 
 // startSandbox starts both fakes and lsqbridge, applies the demo
@@ -191,11 +203,14 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	}
 	icfg := &service.IntegrationConfig{
 		ID: "demo", Name: "Sandbox demo",
-		LeadSquared: service.LeadSquaredConfig{Host: s.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: 25,
+		LeadSquared: service.LeadSquaredConfig{Host: s.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: cmp.Or(o.requestsPer5s, 25),
 			IntegrationUserID: s.LSQ.APIUserID()},
 		LimeChat:    service.LimeChatConfig{BaseURL: s.LCURL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
 		FlowBuilder: service.FlowBuilderConfig{URL: s.LCURL, AccountID: demoFBAccount, Key: demoFBKey},
 		Rules:       rules,
+		// The fakes listen on 127.0.0.1: the sandbox allows loopback,
+		// explicitly, for its own integration and its platform clients.
+		AllowLoopback: true,
 	}
 	if o.Signed {
 		icfg.LimeChat.WebhookSecret = demoWebhookSig
@@ -204,6 +219,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return nil, fmt.Errorf("demo integration: %w", err)
 	}
 
+	cfg.AllowLoopback = true
 	a, err := newApp(ctx, cfg, pool, log, o.AppOptions...)
 	if err != nil {
 		return nil, err
@@ -213,13 +229,17 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	if err != nil {
 		return nil, err
 	}
-	if res.Token == "" {
-		// The demo integration existed (a previous sandbox run): new token.
-		if res.Token, err = a.integrations.RotateToken(ctx, "demo"); err != nil {
-			return nil, err
+	s.Creds = res.Credentials
+	if !res.Created {
+		// The demo integration existed (a previous run): new credentials.
+		for _, p := range service.Powers {
+			secret, err := a.integrations.Rotate(ctx, "demo", p)
+			if err != nil {
+				return nil, err
+			}
+			s.Creds = withCredential(s.Creds, p, secret)
 		}
 	}
-	s.Token = res.Token
 	if s.In, err = a.integrations.Get(ctx, "demo"); err != nil {
 		return nil, err
 	}
@@ -232,7 +252,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.URL = "http://" + ln.Addr().String()
-	hdr := http.Header{"X-Lsqbridge-Token": {s.Token}}
+	hdr := http.Header{"X-Lsqbridge-Token": {s.Creds.LeadSquared}}
 	for _, ev := range leadsquared.WebhookEvents() {
 		s.LSQ.SetWebhook(ev, s.URL+"/v1/webhooks/leadsquared/demo/"+ev, hdr)
 	}
@@ -240,9 +260,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 	if o.Signed {
 		secret = []byte(demoWebhookSig)
 	}
-	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Token, nil, secret)
+	s.LC.SetWebhook(s.URL+"/v1/webhooks/limechat/demo?token="+s.Creds.LimeChat, nil, secret)
 	if o.Automation {
-		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Token, nil)
+		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Creds.Automation, nil)
 	}
 
 	if o.WrapBridge != nil {

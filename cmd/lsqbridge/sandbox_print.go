@@ -25,11 +25,12 @@ Act as a person (JSON over HTTP; every change fires the platform's webhooks):
   curl -XPOST %[3]s/_person/conversations/TICKET_ID/labels -d '{"label":"wants-callback"}'
   curl %[3]s/_person/flow-events
 
-The agent page (opportunity from a ticket) — get a signed link for a ticket, then open its "url":
-  curl -H 'X-Lsqbridge-Token: %[4]s' %[1]s/v1/integrations/demo/tickets/TICKET_ID/opportunity-form/link
+The agent page (opportunity from a ticket) — get a signed link for a ticket with the Dashboard App
+key, then open its "url":
+  curl -H 'X-Lsqbridge-App-Key: %[4]s' %[1]s/v1/integrations/demo/tickets/TICKET_ID/opportunity-form/link
 
 Watch it work: lsqbridge audit links --integration demo ; lsqbridge audit timeline --link N
 Run the acceptance checklist against it: make uat
 Stop with Ctrl-C.
-`, s.URL, s.LSQURL, s.LCURL, s.Token)
+`, s.URL, s.LSQURL, s.LCURL, s.Creds.App)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ func cmdServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnLegacyCredentials(e.ctx, app.integrations, log) // integration.go
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -76,6 +78,8 @@ type app struct {
 	noRelay bool
 	// afterAttempt is the relay's crash hook (tests).
 	afterAttempt func(outbox.Action, outbox.Outcome) bool
+	// shutdownTimeout bounds serve's exit (Config.ShutdownTimeout).
+	shutdownTimeout time.Duration
 }
 
 // appOption adjusts an app before it is wired (tests).
@@ -84,7 +88,7 @@ type appOption func(*app)
 func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger, opts ...appOption) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &app{log: log, pool: pool, registry: reg}
+	a := &app{log: log, pool: pool, shutdownTimeout: cfg.ShutdownTimeout, registry: reg}
 	for _, o := range opts {
 		o(a)
 	}
@@ -106,7 +110,10 @@ func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logge
 }
 
 // serve runs the HTTP server and the workers until ctx ends, then shuts
-// down gracefully: in-flight requests finish, workers stop.
+// down within the configured ShutdownTimeout: the relay stops claiming and
+// HTTP stops accepting at once, in-flight requests and deliveries get most
+// of the time to finish, and deliveries still running then are cancelled
+// and handed back to the queue.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -131,17 +138,28 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	limit := cmp.Or(a.shutdownTimeout, defaultShutdownTimeout)
+	a.log.Info("shutting down", "within", limit.String())
+	sctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
-		err = serr
+	stopWorkers() // first: no new claims while HTTP drains
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Shutdown(sctx) }()
+	if serr := <-httpDone; serr != nil && err == nil {
+		srv.Close()
+		err = fmt.Errorf("HTTP requests still running at the shutdown limit: %w", serr)
 	}
-	stopWorkers()
-	<-done
+	select {
+	case <-done:
+	case <-sctx.Done():
+		if err == nil {
+			err = fmt.Errorf("workers still running at the shutdown limit (%s)", limit)
+		}
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	a.log.Info("stopped", "err", err)
 	return err
 }
 

@@ -40,8 +40,9 @@ func cmdUAT(e *env, args []string) error {
 		return err
 	}
 	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(),
-		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey})}
-	u.c = newPlatforms().For(in)
+		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
+			HTTPClient: outboundClient(e.cfg.AllowLoopback)})}
+	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)
 	results := u.run()
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -306,6 +307,9 @@ func (u *uat) tagToFieldOrActivity() (string, error) {
 		break
 	}
 	for _, r := range u.in.Rules.TagNotes {
+		if r.Record != "" && r.Record != service.KindLead {
+			continue
+		}
 		if err := addTag(r.Tag); err != nil {
 			return "", fmt.Errorf("tag the ticket: %w", err)
 		}

@@ -21,7 +21,7 @@ import (
 func TestUATPassesAgainstTheSandbox(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, withRelay)
-	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey}, tty: true}
+	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}, tty: true}
 	code, out, errs := c.run("uat", "--timeout", "20s")
 	if code != 0 || !strings.Contains(out, "uat: 5 passed, 0 failed") {
 		t.Fatalf("uat exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
@@ -77,6 +77,7 @@ tag_fields:
     set: {mx_Callback_Requested: "Yes"}
 tag_activities:
   - tag: quote-sent
+    record: lead
     activity_event: 201
     note: Quote sent from LimeChat
 campaigns:
@@ -92,7 +93,7 @@ campaigns:
 	}
 	env := append(os.Environ(), "DATABASE_URL="+dbtest.NewURL(t), "LSQBRIDGE_MASTER_KEY="+testMasterKey,
 		"LSQ_ACCESS="+demoLSQAccess, "LSQ_SECRET="+demoLSQSecret, "LC_TOKEN="+demoLCToken, "FB_KEY="+demoFBKey,
-		"LSQBRIDGE_RECONCILE_EVERY=0")
+		"LSQBRIDGE_RECONCILE_EVERY=0", "LSQBRIDGE_ALLOW_LOOPBACK=true")
 	runBin := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -104,14 +105,14 @@ campaigns:
 		return string(out)
 	}
 	applied := runBin("integration", "apply", "-f", file)
-	token := tokenFrom(t, applied)
+	creds := credsFrom(t, applied)
 	runBin("agents", "refresh", "acme")
 	srv := startProcess(t, bin, "serve", env)
 
 	// Configure the platforms' webhooks, as an admin would in their UIs.
 	postJSON(t, lsqURL+"/_person/webhooks", map[string]any{
-		"url_base": srv.url + "/v1/webhooks/leadsquared/acme", "header": map[string]string{"X-Lsqbridge-Token": token}})
-	postJSON(t, lcURL+"/_person/webhooks", map[string]any{"url": srv.url + "/v1/webhooks/limechat/acme?token=" + token})
+		"url_base": srv.url + "/v1/webhooks/leadsquared/acme", "header": map[string]string{"X-Lsqbridge-Token": creds.LeadSquared}})
+	postJSON(t, lcURL+"/_person/webhooks", map[string]any{"url": srv.url + "/v1/webhooks/limechat/acme?token=" + creds.LimeChat})
 
 	out := runBin("uat", "--integration", "acme", "--timeout", "20s")
 	if !strings.Contains(out, "uat: 5 passed, 0 failed") {

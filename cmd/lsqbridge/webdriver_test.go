@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"testing"
@@ -20,6 +21,9 @@ import (
 
 // elementKey is the W3C key of an element reference in JSON.
 const elementKey = "element-6066-11e4-a52e-4f735466cecf"
+
+// browserTimezone is the time zone Chromium runs in.
+const browserTimezone = "Asia/Kolkata"
 
 // browser is one WebDriver session in headless Chromium.
 type browser struct {
@@ -55,6 +59,9 @@ func startBrowser(t *testing.T, width, height int) *browser {
 	t.Helper()
 	browserPath, driverPath := chromium(t)
 	cmd := exec.Command(driverPath, "--port=0")
+	// The agent's clock: the page shows date-times in local time, so the
+	// browser runs in India's zone (no daylight saving) whatever the host's.
+	cmd.Env = append(os.Environ(), "TZ="+browserTimezone)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -220,6 +227,14 @@ func (b *browser) displayed(el string) bool {
 	b.t.Helper()
 	var v bool
 	b.do(http.MethodGet, b.session+"/element/"+el+"/displayed", nil, &v)
+	return v
+}
+
+// selected reports whether an option (or checkbox) is selected.
+func (b *browser) selected(el string) bool {
+	b.t.Helper()
+	var v bool
+	b.do(http.MethodGet, b.session+"/element/"+el+"/selected", nil, &v)
 	return v
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -21,7 +24,7 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 		return err
 	}
 	a.integrations = service.NewIntegrations(a.pool, sealer)
-	platforms := newPlatforms()
+	platforms := newPlatforms(cfg.AllowLoopback)
 	metrics := service.NewMetrics(reg)
 	a.agents = service.NewAgentDirectory(a.pool, platforms, metrics, a.log, 30*time.Second)
 	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
@@ -31,6 +34,9 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
 	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{
 		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,
+		// In-flight deliveries get two thirds of the shutdown time; the
+		// rest records their outcomes.
+		ShutdownGrace: cmp.Or(cfg.ShutdownTimeout, defaultShutdownTimeout) * 2 / 3,
 	})
 	notifier.Subscribe(a.relay.Wake)
 	h.Webhooks = &httpapi.Webhooks{Integrations: a.integrations, Sync: a.sync, Logger: a.log}
@@ -42,6 +48,8 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	}
 	a.workers = append(a.workers, a.refreshAgents, func(ctx context.Context) {
 		outbox.RunPruner(ctx, a.pool, outbox.Retention{}, a.log)
+	}, func(ctx context.Context) {
+		a.sync.RunRetries(ctx, a.integrations, parseStored, 5*time.Second)
 	})
 	if cfg.ReconcileEvery > 0 {
 		a.workers = append(a.workers, func(ctx context.Context) { a.reconciler.RunEvery(ctx, a.integrations, cfg.ReconcileEvery) })
@@ -79,8 +87,11 @@ func (a *app) refreshAgents(ctx context.Context) {
 }
 
 // platforms builds adapter clients per integration, reusing them while the
-// integration's configuration version is unchanged.
+// integration's configuration version is unchanged. Every client goes
+// through one outbound HTTP client (outbound.go): https:// to public
+// addresses only, never following redirects.
 type platforms struct {
+	hc    *http.Client
 	mu    sync.Mutex
 	cache map[string]cachedClients
 }
@@ -90,7 +101,11 @@ type cachedClients struct {
 	c       service.Clients
 }
 
-func newPlatforms() *platforms { return &platforms{cache: map[string]cachedClients{}} }
+// newPlatforms returns the clients' factory; allowLoopback also lets them
+// reach loopback addresses (the sandbox's and tests' fakes).
+func newPlatforms(allowLoopback bool) *platforms {
+	return &platforms{hc: outboundClient(allowLoopback), cache: map[string]cachedClients{}}
+}
 
 func (p *platforms) For(in *service.Integration) service.Clients {
 	p.mu.Lock()
@@ -99,12 +114,24 @@ func (p *platforms) For(in *service.Integration) service.Clients {
 		return c.c
 	}
 	c := service.Clients{
-		LeadSquared: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey}),
-		LimeChat:    limechat.New(limechat.Config{BaseURL: in.LimeChatURL, AccountID: in.LimeChatAccountID, APIToken: in.LimeChatToken}),
+		LeadSquared: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey, HTTPClient: p.hc}),
+		LimeChat:    limechat.New(limechat.Config{BaseURL: in.LimeChatURL, AccountID: in.LimeChatAccountID, APIToken: in.LimeChatToken, HTTPClient: p.hc}),
 	}
 	if in.FlowBuilderURL != "" {
-		c.FlowBuilder = limechat.NewFlowBuilder(limechat.FlowBuilderConfig{BaseURL: in.FlowBuilderURL, AccountID: in.FlowBuilderAccountID, Key: in.FlowBuilderKey})
+		c.FlowBuilder = limechat.NewFlowBuilder(limechat.FlowBuilderConfig{BaseURL: in.FlowBuilderURL, AccountID: in.FlowBuilderAccountID, Key: in.FlowBuilderKey, HTTPClient: p.hc})
 	}
 	p.cache[in.ID] = cachedClients{version: in.ConfigVersion, c: c}
 	return c
+}
+
+// parseStored parses a stored delivery again (a webhook whose first
+// application failed): the body with the name it was stored under.
+func parseStored(src service.Source, name string, body []byte) ([]service.Event, error) {
+	switch src {
+	case service.SourceLeadSquared:
+		return leadsquared.ParseWebhook(name, nil, body)
+	case service.SourceLimeChat:
+		return limechat.ParseWebhook(nil, body)
+	}
+	return nil, fmt.Errorf("deliveries from %q are not parsed", src)
 }

@@ -20,7 +20,13 @@
 // source timestamp (Options.WebhookMillis changes that); the Capture answer
 // carries no lead id; the bulk opportunity-activity answer is
 // {"Response":[{"ProspectActivityId"}]} like the lead bulk call; activities
-// posted on an opportunity are listed by the lead's ProspectActivity Retrieve.
+// posted on an opportunity are listed by the lead's ProspectActivity Retrieve;
+// a dependent dropdown's metadata (the Stage, depending on Status) lists its
+// options per parent value in DependentOptionSet as [{"Parent","Options"}];
+// a multi-select value is stored as sent (lsqbridge sends "Pool;Spa") and a
+// DateTime must be "YYYY-MM-DD HH:MM:SS"; dropdown values, the Stage's
+// included, are stored even when not an option, as LeadSquared does. What
+// each guess rests on is in docs/leadsquared.md.
 package lsqfake
 
 import (

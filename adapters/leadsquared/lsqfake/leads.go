@@ -130,6 +130,10 @@ func badValue(dataType, v string) bool {
 		_, e1 := time.Parse("2006-01-02", v)
 		_, e2 := time.Parse(requestLayout, v)
 		return e1 != nil && e2 != nil
+	case "DateTime":
+		// LeadSquared's request layout, UTC: "2026-12-20 09:30:00".
+		_, err := time.Parse(requestLayout, v)
+		return err != nil
 	case "Email":
 		return !strings.Contains(v, "@")
 	case "Boolean":

@@ -280,8 +280,8 @@ func (f *Fake) handleGetOpp(q url.Values, _ []byte) reply {
 		return f.mxError("MXInvalidInputException", "Invalid OpportunityId")
 	}
 	fields := make([]map[string]any, 0, len(f.oppMeta)+len(systemOppFields))
-	for _, m := range f.oppMeta {
-		item := oppFieldItem(m)
+	for i, m := range f.oppMeta {
+		item := oppFieldItem(m, i)
 		item["Value"] = o.fields[m.SchemaName]
 		fields = append(fields, item)
 	}

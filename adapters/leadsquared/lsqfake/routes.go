@@ -33,6 +33,7 @@ var routes = func() map[string]route {
 		"ProspectActivity.svc/Create":                                  {http.MethodPost, (*Fake).handlePostActivity},
 		"ProspectActivity.svc/Bulk/CustomActivity/Add/ByOpportunityId": {http.MethodPost, (*Fake).handlePostOppActivities},
 		"ProspectActivity.svc/Retrieve":                                {http.MethodPost, (*Fake).handleLeadActivities},
+		"ProspectActivity.svc/ActivityTypes.Get":                       {http.MethodGet, (*Fake).handleActivityTypes},
 	}
 	out := make(map[string]route, len(m))
 	for k, v := range m {

@@ -5,6 +5,7 @@ const (
 	ActCreateTicket = "limechat.create_ticket"
 	ActAssign       = "limechat.assign"
 	ActAddLabels    = "limechat.add_labels"
+	ActRemoveLabels = "limechat.remove_labels"
 	ActFlowEvent    = "limechat.flow_event"
 	ActSetOwner     = "leadsquared.set_owner"
 	ActSetFields    = "leadsquared.set_fields"
@@ -44,6 +45,12 @@ type AssignPayload struct {
 
 // AddLabelsPayload adds labels to the ticket (read, union, write).
 type AddLabelsPayload struct {
+	Labels []string `json:"labels"`
+}
+
+// RemoveLabelsPayload removes labels from the ticket (read, remove, write):
+// only ever to undo a label write of ours that raced a person's change.
+type RemoveLabelsPayload struct {
 	Labels []string `json:"labels"`
 }
 

@@ -114,18 +114,33 @@ func decideLeadSquared(in Input) Decision {
 	}
 
 	var trans []transition
+	repair := map[string]string{}
 	for _, f := range in.Rules.WatchedFields(l.Kind) {
 		v, ok := rec.Fields[f]
 		if !ok || !changed(f) || (snapshot && in.Open[ActSetFields]) {
 			continue
 		}
+		if known, ok := l.knownOf(writtenField(f)); ok && v == known && ev.Type == EventReconcile {
+			// LeadSquared still holds what it was last known to hold: it
+			// did not change. If the link moved on (our write was lost or
+			// overwritten), write the link's value again.
+			if cur := next.Fields[f]; cur != v && cur != "" {
+				repair[f] = cur
+			}
+			continue
+		}
 		if !r.fresh("field:"+f, at) {
 			continue
 		}
+		r.setKnown(writtenField(f), v)
 		if next.Fields[f] != v {
 			trans = append(trans, transition{field: f, from: next.Fields[f], to: v})
 			next.Fields[f] = v
 		}
+	}
+	if len(repair) > 0 {
+		r.note("LeadSquared still shows values the link has moved on from; writing the link's again")
+		r.add(Action{Kind: ActSetFields, Key: "repair-fields", Payload: SetFieldsPayload{Fields: repair}})
 	}
 	r.applyTransitions(in, trans)
 	return r.decision(l)
@@ -142,7 +157,14 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 		return
 	}
 	if in.Event.Before == nil && email == r.next.Written[writtenOwner].Known {
-		return // a snapshot showing the owner LeadSquared already had
+		// A snapshot showing the owner LeadSquared already had: no change
+		// there. A reconcile read that finds the link moved on writes the
+		// link's owner again (the write was lost or overwritten).
+		if in.Event.Type == EventReconcile && email != r.next.OwnerEmail {
+			r.note("LeadSquared still shows owner " + email + "; writing the link's owner again")
+			r.ownerBackToLeadSquared(in)
+		}
+		return
 	}
 	defer r.setKnown(writtenOwner, email)
 	if r.ownEcho(writtenOwner, email, "", at) {
@@ -221,12 +243,38 @@ func decideLimeChat(in Input) Decision {
 		r.ownerFromLimeChat(in, t, at)
 	}
 
-	var added, removed []string
+	var added, removed, missing []string
 	switch {
 	case ev.LabelsChanged:
+		if m, ok := r.labelEcho(t.Labels, at); ok {
+			// Our own label write. People who changed labels between our
+			// read and our write had their change undone by it: take their
+			// change as theirs, and put it back on the ticket.
+			read := splitSet(m.Prev)
+			added, removed = diff(read, ev.PreviousLabels)
+			r.undoLabelRace(added, removed)
+			break
+		}
 		added, removed = diff(ev.PreviousLabels, t.Labels)
-	case snapshot && !inFlight && !in.Open[ActAddLabels]:
-		added, removed = diff(l.Labels, t.Labels)
+	case snapshot && !inFlight && !in.Open[ActAddLabels] && !in.Open[ActRemoveLabels]:
+		if known, ok := l.knownSet(writtenLabels); ok {
+			// Three-way: what people changed is the difference from the
+			// labels LimeChat was last known to hold; a label the link has
+			// that LimeChat lacks, and that nobody removed, was lost.
+			added, removed = diff(known, t.Labels)
+			for _, lb := range l.Labels {
+				if !t.HasLabel(lb) && !slices.Contains(removed, lb) {
+					missing = append(missing, lb)
+				}
+			}
+		} else {
+			added, removed = diff(l.Labels, t.Labels)
+		}
+		r.setKnownSet(writtenLabels, t.Labels)
+	}
+	if len(missing) > 0 {
+		r.note("the ticket lacks labels the link has and nobody removed; adding them again")
+		r.add(Action{Kind: ActAddLabels, Key: "repair-labels", Payload: AddLabelsPayload{Labels: missing}})
 	}
 	var newTags []string
 	for _, lb := range removed {
@@ -242,6 +290,20 @@ func decideLimeChat(in Input) Decision {
 	}
 	r.applyTags(in, newTags, at)
 	return r.decision(l)
+}
+
+// undoLabelRace puts back on the ticket what people changed while a label
+// write of ours was in flight: labels they added (our write dropped them)
+// and labels they removed (our write brought them back).
+func (r *result) undoLabelRace(added, removed []string) {
+	if len(added) > 0 {
+		r.note(fmt.Sprintf("labels %v added while our label write was in flight; adding them again", added))
+		r.add(Action{Kind: ActAddLabels, Key: "race-add", Payload: AddLabelsPayload{Labels: added}})
+	}
+	if len(removed) > 0 {
+		r.note(fmt.Sprintf("labels %v removed while our label write was in flight; removing them again", removed))
+		r.add(Action{Kind: ActRemoveLabels, Key: "race-remove", Payload: RemoveLabelsPayload{Labels: removed}})
+	}
 }
 
 // ownerFromLimeChat follows an assignee change to the LeadSquared owner.
@@ -260,7 +322,14 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 		prev = strconv.FormatInt(in.Event.PreviousAssigneeID, 10)
 	}
 	if !in.Event.AssigneeChanged && a.Email == r.next.Written[writtenAssignee].Known {
-		return // a snapshot showing the agent LimeChat already had
+		// A snapshot showing the agent LimeChat already had: no change
+		// there; a reconcile read that finds the link moved on assigns the
+		// link's owner again.
+		if in.Event.Type == EventReconcile && a.Email != r.next.OwnerEmail {
+			r.note("LimeChat still shows agent " + a.Email + "; assigning the link's owner again")
+			r.ownerBackToLimeChat(in)
+		}
+		return
 	}
 	defer r.setKnown(writtenAssignee, a.Email)
 	if r.ownEcho(writtenAssignee, a.Email, prev, at) {

@@ -112,8 +112,9 @@ func newLink(in Input) Decision {
 		}
 	}
 	r := result{next: l}
-	for f := range l.Fields {
+	for f, v := range l.Fields {
 		r.saw("field:"+f, in.Event.OccurredAt)
+		r.setKnown(writtenField(f), v)
 	}
 	email := strings.ToLower(rec.OwnerEmail)
 	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {

@@ -573,3 +573,132 @@ func TestDecideActionsOfOneEventHaveDistinctKeys(t *testing.T) {
 		t.Errorf("action keys %v are not distinct", keys)
 	}
 }
+
+// TestDecideLabelWriteRacingAPersonIsPutRight: the labels API replaces the
+// whole list, so our read-union-write can undo a label change a person made
+// between our read and our write. The echo of our write tells it: the
+// person's change is kept in the link and put back on the ticket.
+func TestDecideLabelWriteRacingAPersonIsPutRight(t *testing.T) {
+	t.Parallel()
+	// We read [leadsquared vip] at minute 11 and wrote [leadsquared vip interest-villa].
+	racing := func(linkLabels ...string) *Link {
+		l := leadLink()
+		l.Labels = linkLabels
+		l.Written[writtenLabels] = Written{Set: []string{"interest-villa", "leadsquared", "vip"}, HasSet: true,
+			Marks: []WriteMark{{Value: joinSet([]string{"leadsquared", "vip", "interest-villa"}), Prev: joinSet([]string{"leadsquared", "vip"}), Sent: minute(11)}}}
+		return l
+	}
+	runDecide(t, []decideCase{
+		{
+			// A person removed vip after our read: our write brought it back.
+			name: "a label removed meanwhile is removed again", link: racing("leadsquared", "interest-villa"),
+			event:   lcLabels(minute(12), []string{"leadsquared"}, []string{"leadsquared", "vip", "interest-villa"}),
+			outcome: OutcomeApplied,
+			actions: []Action{{Kind: ActRemoveLabels, Key: "race-remove", Payload: RemoveLabelsPayload{Labels: []string{"vip"}}}},
+			check: func(t *testing.T, d Decision) {
+				if slices.Contains(d.Link.Labels, "vip") {
+					t.Errorf("link labels %v: the person's removal of vip was undone", d.Link.Labels)
+				}
+			},
+		},
+		{
+			// A person added wants-callback after our read: our write dropped it.
+			name: "a label added meanwhile is added again and its rules fire", link: racing("leadsquared", "vip", "interest-villa"),
+			event:   lcLabels(minute(12), []string{"leadsquared", "vip", tTagCallback}, []string{"leadsquared", "vip", "interest-villa"}),
+			outcome: OutcomeApplied,
+			actions: []Action{
+				{Kind: ActAddLabels, Key: "race-add", Payload: AddLabelsPayload{Labels: []string{tTagCallback}}},
+				{Kind: ActSetFields, Key: "fields", Payload: SetFieldsPayload{Fields: map[string]string{"mx_Callback_Requested": "Yes"}}},
+			},
+		},
+		{
+			name: "the echo of a write nobody raced changes nothing", link: racing("leadsquared", "vip", "interest-villa"),
+			event:   lcLabels(minute(12), []string{"leadsquared", "vip"}, []string{"leadsquared", "vip", "interest-villa"}),
+			outcome: OutcomeEcho,
+		},
+	})
+}
+
+// TestDecideReconcileIsAThreeWayMerge: a reconcile read is compared with
+// what each side was last known to hold. Only the side that changed is a
+// person's change (even if the record's modification time is later than the
+// other side's change, for an unrelated edit); a side that did not change
+// but disagrees with the link gets the link's value written again; when both
+// sides changed the same attribute, the later change wins.
+func TestDecideReconcileIsAThreeWayMerge(t *testing.T) {
+	t.Parallel()
+	known := func() *Link {
+		l := leadLink()
+		l.Labels = []string{"leadsquared", "vip"}
+		l.Fields["mx_Interest"] = "Villa"
+		l.Written = map[string]Written{
+			writtenOwner:                {Known: tAsha},
+			writtenAssignee:             {Known: tAsha},
+			writtenField("mx_Interest"): {Known: "Villa"},
+			writtenLabels:               {Set: []string{"leadsquared", "vip"}, HasSet: true},
+		}
+		return l
+	}
+	lsqRead := func(when time.Time, owner, interest string) Event {
+		return Event{Source: SourceLeadSquared, Type: EventReconcile, OccurredAt: when, Record: &Record{Kind: KindLead, ID: tLeadID,
+			LeadID: tLeadID, OwnerID: owner, Fields: map[string]string{"mx_Interest": interest, "ProspectStage": "New"}}}
+	}
+	lcRead := func(when time.Time, agent int64, labels ...string) Event {
+		return Event{Source: SourceLimeChat, Type: EventReconcile, OccurredAt: when, Ticket: &Ticket{ID: tTicket, AssigneeID: agent, Labels: labels}}
+	}
+	moved := func() *Link { // the link moved on; neither platform did
+		l := known()
+		l.OwnerEmail, l.Fields["mx_Interest"], l.Labels = tMeera, "Cottage", []string{"leadsquared", "vip", "hot-lead"}
+		return l
+	}
+	runDecide(t, []decideCase{
+		// One side changed: that side wins, whatever the record's time.
+		{name: "owner changed in LeadSquared only", link: known(), event: lsqRead(minute(20), tRaviUser, "Villa"), outcome: OutcomeApplied,
+			actions: []Action{{Kind: ActAssign, Key: "assign", Payload: AssignPayload{Email: tRavi, AgentID: tRaviAgent}}}},
+		{name: "agent changed in LimeChat only, record modified later for something else", link: known(),
+			event: lsqRead(minute(30), tAshaUser, "Villa"), outcome: OutcomeEcho},
+		{name: "agent changed in LimeChat only", link: known(), event: lcRead(minute(20), tRaviAgent, "leadsquared", "vip"), outcome: OutcomeApplied,
+			actions: []Action{{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: tRavi, UserID: tRaviUser}}}},
+		{name: "field changed in LeadSquared only", link: known(), event: lsqRead(minute(20), tAshaUser, "Apartment"), outcome: OutcomeApplied,
+			check: func(t *testing.T, d Decision) {
+				if d.Link.Fields["mx_Interest"] != "Apartment" {
+					t.Errorf("link field %q, want LeadSquared's change", d.Link.Fields["mx_Interest"])
+				}
+			}},
+		{name: "label added in LimeChat only", link: known(), event: lcRead(minute(20), tAshaAgent, "leadsquared", "vip", tTagQuote), outcome: OutcomeApplied,
+			actions: []Action{{Kind: ActPostActivity, Key: "activity:" + tTagQuote, Payload: PostActivityPayload{EventCode: 201, Note: tQuoteNote, Tag: tTagQuote}}}},
+		{name: "label removed in LimeChat only", link: known(), event: lcRead(minute(20), tAshaAgent, "leadsquared"), outcome: OutcomeApplied,
+			check: func(t *testing.T, d Decision) {
+				if slices.Contains(d.Link.Labels, "vip") {
+					t.Errorf("link labels %v, want vip removed", d.Link.Labels)
+				}
+			}},
+		// Neither side changed but the link moved on: write the link's value.
+		{name: "owner: LeadSquared unchanged, link moved on", link: moved(), event: lsqRead(minute(20), tAshaUser, "Villa"), outcome: OutcomeApplied,
+			actions: []Action{
+				{Kind: ActSetOwner, Key: "owner-again", Payload: SetOwnerPayload{Email: tMeera, UserID: tMeeraUser}},
+				{Kind: ActSetFields, Key: "repair-fields", Payload: SetFieldsPayload{Fields: map[string]string{"mx_Interest": "Cottage"}}},
+			}},
+		{name: "agent and labels: LimeChat unchanged, link moved on", link: moved(), event: lcRead(minute(20), tAshaAgent, "leadsquared", "vip"), outcome: OutcomeApplied,
+			actions: []Action{
+				{Kind: ActAssign, Key: "assign-again", Payload: AssignPayload{Email: tMeera, AgentID: tMeeraAgent}},
+				{Kind: ActAddLabels, Key: "repair-labels", Payload: AddLabelsPayload{Labels: []string{"hot-lead"}}},
+			}},
+		// Both sides changed the owner: the later change wins, the other side follows.
+		{name: "owner changed on both sides, LimeChat later", link: func() *Link {
+			l := known()
+			// LeadSquared's change to Ravi (minute 15) was applied; LimeChat then moved to Meera at minute 18.
+			l.OwnerEmail, l.OwnerChangedAt = tRavi, minute(15)
+			l.Written[writtenOwner] = Written{Known: tRavi}
+			return l
+		}(), event: lcRead(minute(18), tMeeraAgent, "leadsquared", "vip"), outcome: OutcomeApplied,
+			actions: []Action{{Kind: ActSetOwner, Key: "owner", Payload: SetOwnerPayload{Email: tMeera, UserID: tMeeraUser}}}},
+		{name: "owner changed on both sides, LeadSquared later", link: func() *Link {
+			l := known()
+			l.OwnerEmail, l.OwnerChangedAt = tRavi, minute(18)
+			l.Written[writtenOwner] = Written{Known: tRavi}
+			return l
+		}(), event: lcRead(minute(15), tMeeraAgent, "leadsquared", "vip"), outcome: OutcomeStale,
+			actions: []Action{{Kind: ActAssign, Key: "assign-again", Payload: AssignPayload{Email: tRavi, AgentID: tRaviAgent}}}},
+	})
+}

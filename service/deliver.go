@@ -77,6 +77,8 @@ func (d *Deliverer) Handle(ctx context.Context, a outbox.Action) outbox.Outcome 
 		return x.assign(ctx)
 	case ActAddLabels:
 		return x.addLabels(ctx)
+	case ActRemoveLabels:
+		return x.removeLabels(ctx)
 	case ActFlowEvent:
 		return x.flowEvent(ctx)
 	case ActSetOwner, ActSetFields:
@@ -122,11 +124,14 @@ func (x *delivery) failed(ctx context.Context, op string, err error, leadSquared
 	return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: note}
 }
 
-// notSent reports whether a failure certainly happened before the request
-// reached the platform (it could not connect).
+// notSent reports whether a failure certainly left the platform untouched:
+// it could not connect, or the platform answered that it did not act
+// (a rate limit, 503 unavailable).
 func notSent(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+	var refused interface{ NotSent() bool }
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") ||
+		(errors.As(err, &refused) && refused.NotSent())
 }
 
 // ticketWait is how often an action that needs its link's ticket looks again.
@@ -173,16 +178,7 @@ func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
 // its echo is recognised and a person's change it may have overwritten is
 // written back (see decide). It locks the link like Apply does.
 func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho bool, window ...time.Time) func(context.Context, pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		q := db.New(tx)
-		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
-		if err != nil {
-			return fmt.Errorf("lock link: %w", err)
-		}
-		ledger := map[string]Written{}
-		if err := json.Unmarshal(row.Written, &ledger); err != nil {
-			ledger = map[string]Written{}
-		}
+	return x.updateLedger(func(ledger map[string]Written) {
 		m := WriteMark{Value: value, Prev: prev, Sent: sent.UTC(), NoEcho: noEcho}
 		if len(window) == 2 {
 			m.Before, m.After = window[0].UTC(), window[1].UTC()
@@ -197,6 +193,72 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 			w.Marks = w.Marks[n-maxMarks:]
 		}
 		ledger[key] = w
+	})
+}
+
+// rememberFields records field values written to LeadSquared as what it
+// now holds (a reconcile read showing them again is no change there).
+func (x *delivery) rememberFields(fields map[string]string) func(context.Context, pgx.Tx) error {
+	return x.updateLedger(func(ledger map[string]Written) {
+		for f, v := range fields {
+			w := ledger[writtenField(f)]
+			w.Known = v
+			ledger[writtenField(f)] = w
+		}
+	})
+}
+
+// rememberLabels records the label list written to (or read from) the
+// ticket as what LimeChat now holds.
+func (x *delivery) rememberLabels(labels []string) func(context.Context, pgx.Tx) error {
+	return x.updateLedger(func(ledger map[string]Written) {
+		w := ledger[writtenLabels]
+		w.Set, w.HasSet = sortedCopy(labels), true
+		ledger[writtenLabels] = w
+	})
+}
+
+// markLabelWrite records, before the call, a label write about to be made
+// with the list read before it, so that its echo is recognised whenever it
+// comes (it may come before the delivery is recorded) and a person's
+// change it raced is put back (see decide).
+func (x *delivery) markLabelWrite(ctx context.Context, read, write []string) error {
+	mark := WriteMark{Value: joinSet(write), Prev: joinSet(read), Sent: time.Now().UTC()}
+	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
+		return x.updateLedger(func(ledger map[string]Written) {
+			w := ledger[writtenLabels]
+			w.Marks = append(w.Marks, mark)
+			if n := len(w.Marks); n > maxMarks {
+				w.Marks = w.Marks[n-maxMarks:]
+			}
+			ledger[writtenLabels] = w
+		})(ctx, tx)
+	})
+}
+
+// writeLabels replaces the ticket's labels with write, read being what it
+// held: the write is marked first (markLabelWrite).
+func (x *delivery) writeLabels(ctx context.Context, ticketID int64, read, write []string) error {
+	if err := x.markLabelWrite(ctx, read, write); err != nil {
+		return fmt.Errorf("mark the label write: %w", err)
+	}
+	_, err := x.c.LimeChat.SetLabels(ctx, ticketID, write)
+	return err
+}
+
+// updateLedger changes the link's ledger (links.written) under its lock.
+func (x *delivery) updateLedger(change func(map[string]Written)) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		q := db.New(tx)
+		row, err := q.LinkLock(ctx, db.LinkLockParams{IntegrationID: x.in.ID, ID: x.link.ID})
+		if err != nil {
+			return fmt.Errorf("lock link: %w", err)
+		}
+		ledger := map[string]Written{}
+		if err := json.Unmarshal(row.Written, &ledger); err != nil {
+			ledger = map[string]Written{}
+		}
+		change(ledger)
 		b, err := json.Marshal(ledger)
 		if err != nil {
 			return err
@@ -286,12 +348,41 @@ func (x *delivery) addLabels(ctx context.Context) outbox.Outcome {
 		}
 	}
 	if len(union) == len(cur) {
-		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already labelled"}
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already labelled", Finish: x.rememberLabels(cur)}
 	}
-	if _, err := x.c.LimeChat.SetLabels(ctx, x.link.TicketID, union); err != nil {
+	if err := x.writeLabels(ctx, x.link.TicketID, cur, union); err != nil {
 		return x.failed(ctx, "set labels", err, false)
 	}
-	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": union}}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": union}, Finish: x.rememberLabels(union)}
+}
+
+// removeLabels takes labels off the ticket again (read, remove, write)
+// that a label write of ours put back while a person was removing them;
+// one the link has again by now stays.
+func (x *delivery) removeLabels(ctx context.Context) outbox.Outcome {
+	p, err := decode[RemoveLabelsPayload](x.a)
+	if err != nil {
+		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
+	}
+	drop := slices.DeleteFunc(slices.Clone(p.Labels), func(l string) bool { return slices.Contains(x.link.Labels, l) })
+	if len(drop) == 0 {
+		return outbox.Outcome{Verdict: outbox.Superseded, Note: "labels added again before delivery"}
+	}
+	if o, ok := x.needTicket(); !ok {
+		return o
+	}
+	cur, err := x.c.LimeChat.Labels(ctx, x.link.TicketID)
+	if err != nil {
+		return x.failed(ctx, "read labels", err, false)
+	}
+	rest := slices.DeleteFunc(slices.Clone(cur), func(l string) bool { return slices.Contains(drop, l) })
+	if len(rest) == len(cur) {
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already removed", Finish: x.rememberLabels(cur)}
+	}
+	if err := x.writeLabels(ctx, x.link.TicketID, cur, rest); err != nil {
+		return x.failed(ctx, "set labels", err, false)
+	}
+	return outbox.Outcome{Verdict: outbox.Delivered, Result: map[string]any{"labels": rest}, Finish: x.rememberLabels(rest)}
 }
 
 func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
@@ -424,6 +515,9 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 			others := maps.Clone(fields)
 			delete(others, "OwnerId")
 			delete(others, "Owner")
+			if err := x.rememberFields(others)(ctx, tx); err != nil {
+				return err
+			}
 			return x.realignFields(ctx, tx, others)
 		}}
 }

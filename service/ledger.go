@@ -2,6 +2,7 @@ package service
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,10 @@ type Written struct {
 	// that still shows it says nothing changed on that side, whatever its
 	// record-level modification time.
 	Known string `json:"known,omitempty"`
+	// Set is Known for a set-valued attribute (a ticket's labels), sorted.
+	Set []string `json:"set,omitempty"`
+	// HasSet tells an empty known set from none known.
+	HasSet bool `json:"has_set,omitempty"`
 }
 
 // WriteMark is one write.
@@ -47,11 +52,35 @@ const maxMarks = 6
 // long a write may be suspected of overwriting a person's change.
 const echoWindow = 10 * time.Minute
 
-// Keys of Input.Written.
+// Keys of Link.Written.
 const (
 	writtenAssignee = "limechat.assignee"
 	writtenOwner    = "leadsquared.owner"
+	// writtenLabels' Set is the ticket's labels as last read or written.
+	writtenLabels = "limechat.labels"
 )
+
+// writtenField is the key of a LeadSquared field's known value.
+func writtenField(name string) string { return "leadsquared.field:" + name }
+
+// knownOf returns the value a platform was last known to hold for key,
+// and whether one is known.
+func (l *Link) knownOf(key string) (string, bool) {
+	w, ok := l.Written[key]
+	if !ok {
+		return "", false
+	}
+	if key == writtenOwner || key == writtenAssignee {
+		return w.Known, w.Known != ""
+	}
+	return w.Known, true
+}
+
+// knownSet returns the set a platform was last known to hold for key.
+func (l *Link) knownSet(key string) ([]string, bool) {
+	w := l.Written[key]
+	return w.Set, w.HasSet
+}
 
 // echoSkew tolerates the platform stamping our write slightly before the
 // moment we recorded sending it.
@@ -91,6 +120,19 @@ func (r *result) setKnown(key, value string) {
 	r.next.Written[key] = w
 }
 
+// setKnownSet records the set a platform is now known to hold.
+func (r *result) setKnownSet(key string, set []string) {
+	w := r.next.Written[key]
+	w.Set, w.HasSet = sortedCopy(set), true
+	r.next.Written[key] = w
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return slices.Compact(c)
+}
+
 // clockSkew is how far apart the platforms' clocks and ours may be. Our
 // writes are timed by our clock, a person's change by the platform's: only
 // a write that landed longer than this before the change surely came first.
@@ -119,4 +161,42 @@ func (r *result) overwrote(key, value string, at time.Time) bool {
 		}
 	}
 	return false
+}
+
+// labelEcho finds the label write of ours that a label change to current
+// at time at reports back, and consumes its mark. Its Prev is the list we
+// read before writing: what people changed between that read and our write
+// (which our write undid, the labels API replacing the whole list) is the
+// difference between Prev and the change's previous list.
+func (r *result) labelEcho(current []string, at time.Time) (WriteMark, bool) {
+	w := r.next.Written[writtenLabels]
+	w.Marks = slices.Clone(w.Marks)
+	value := joinSet(current)
+	for i := range w.Marks {
+		m := &w.Marks[i]
+		if !m.Landed.IsZero() || m.Value != value {
+			continue
+		}
+		if !at.IsZero() && (at.Before(m.Sent.Add(-clockSkew)) || at.After(m.Sent.Add(echoWindow))) {
+			continue
+		}
+		m.Landed = at
+		if at.IsZero() {
+			m.Landed = m.Sent
+		}
+		r.next.Written[writtenLabels] = w
+		return *m, true
+	}
+	return WriteMark{}, false
+}
+
+// joinSet renders a label set as one comparable string.
+func joinSet(labels []string) string { return strings.Join(sortedCopy(labels), "\n") }
+
+// splitSet is joinSet's inverse.
+func splitSet(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +22,9 @@ import (
 // events (EventReconcile): the same decisions, echo and staleness rules as
 // webhooks. It never looks at records lsqbridge did not link.
 type Reconciler struct {
+	// DryRun makes a pass read and decide without acting: Plans says what
+	// it would do (reconcile --dry-run).
+	DryRun    bool
 	pool      *pgxpool.Pool
 	q         *db.Queries
 	sync      *Sync
@@ -58,6 +62,22 @@ type ReconcileStats struct {
 	// from is where this pass started reading LeadSquared.
 	from     time.Time
 	LeadRead int // leads LeadSquared reported modified since the watermark
+	// Disagreeing counts links whose two sides (or link) disagreed when read.
+	Disagreeing int
+	// Plans lists, for each link that disagreed or needs actions, what was
+	// found and what the pass did (or, in a dry run, would do).
+	Plans []LinkPlan
+}
+
+// LinkPlan is what a pass found on one link and what it does about it.
+type LinkPlan struct {
+	LinkID     int64
+	RecordKind RecordKind
+	RecordID   string
+	TicketID   int64
+	Disagrees  []string
+	Actions    []string
+	Outcomes   []string
 }
 
 // busy notes a modified lead the pass could not look at. A lead without a
@@ -129,7 +149,7 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 			break
 		}
 	}
-	if st.Errors == 0 {
+	if st.Errors == 0 && !r.DryRun {
 		// Leads skipped as busy are read again next pass: the watermark
 		// stays before the oldest of them.
 		wm := started
@@ -189,26 +209,105 @@ func (r *Reconciler) link(ctx context.Context, in *Integration, c Clients, row d
 			rec = &o
 		}
 	}
+	var events []Event
+	var tk *Ticket
 	if terr == nil && ticket.ID != 0 {
-		ev := Event{Source: SourceLimeChat, Type: EventReconcile, Ticket: &ticket, OccurredAt: ticket.UpdatedAt, ReadAt: readAt,
-			DedupKey: "reconcile:limechat:" + strconv.FormatInt(ticket.ID, 10) + ":" + ticket.UpdatedAt.Format(time.RFC3339Nano)}
-		if _, err := r.apply(ctx, in, ev, ticket, st); err != nil {
-			return err
-		}
+		tk = &ticket
+		events = append(events, Event{Source: SourceLimeChat, Type: EventReconcile, Ticket: &ticket, OccurredAt: ticket.UpdatedAt, ReadAt: readAt,
+			DedupKey: "reconcile:limechat:" + strconv.FormatInt(ticket.ID, 10) + ":" + ticket.UpdatedAt.Format(time.RFC3339Nano)})
 	}
 	if rec != nil {
 		rec.Kind = RecordKind(row.RecordKind)
-		ev := Event{Source: SourceLeadSquared, Type: EventReconcile, Record: rec, OccurredAt: rec.ModifiedOn, ReadAt: readAt,
-			DedupKey: "reconcile:leadsquared:" + rec.ID + ":" + rec.ModifiedOn.Format(time.RFC3339Nano)}
-		res, err := r.apply(ctx, in, ev, rec, st)
-		if err != nil {
+		events = append(events, Event{Source: SourceLeadSquared, Type: EventReconcile, Record: rec, OccurredAt: rec.ModifiedOn, ReadAt: readAt,
+			DedupKey: "reconcile:leadsquared:" + rec.ID + ":" + rec.ModifiedOn.Format(time.RFC3339Nano)})
+	}
+	plan := LinkPlan{LinkID: row.ID, RecordKind: RecordKind(row.RecordKind), RecordID: row.RecordID, TicketID: *row.TicketID}
+	if link, err := linkFromRow(row); err == nil {
+		plan.Disagrees = r.disagreements(ctx, in, link, rec, tk)
+	}
+	var results []Result
+	if r.DryRun {
+		var err error
+		if results, err = r.sync.Preview(ctx, in, events); err != nil {
 			return err
 		}
-		if res.Outcome == OutcomeIgnored && rec.Kind == KindLead {
-			st.busy(rec.ModifiedOn)
+	} else {
+		for _, ev := range events {
+			var snapshot any = ev.Ticket
+			if ev.Record != nil {
+				snapshot = ev.Record
+			}
+			res, err := r.apply(ctx, in, ev, snapshot, st)
+			if err != nil {
+				return err
+			}
+			results = append(results, res)
+			if ev.Record != nil && res.Outcome == OutcomeIgnored && ev.Record.Kind == KindLead {
+				st.busy(ev.Record.ModifiedOn)
+			}
 		}
 	}
+	for _, res := range results {
+		plan.Actions = append(plan.Actions, res.Planned...)
+		if res.Outcome != OutcomeEcho && res.Outcome != OutcomeDuplicate {
+			plan.Outcomes = append(plan.Outcomes, res.Outcome+": "+res.Detail)
+		}
+		if r.DryRun {
+			st.Actions += len(res.Planned)
+			if res.Outcome == OutcomeApplied || res.Outcome == OutcomeUnmatchedAgent {
+				st.Changed++
+			}
+		}
+	}
+	if len(plan.Disagrees) > 0 {
+		st.Disagreeing++
+	}
+	if len(plan.Disagrees) > 0 || len(plan.Actions) > 0 {
+		st.Plans = append(st.Plans, plan)
+	}
 	return nil
+}
+
+// disagreements says where a link's two platforms (and the link) differ,
+// by attribute, as read now; nil when they agree.
+func (r *Reconciler) disagreements(ctx context.Context, in *Integration, l *Link, rec *Record, t *Ticket) []string {
+	var out []string
+	if rec != nil && t != nil {
+		lsq := strings.ToLower(rec.OwnerEmail)
+		if a, err := r.q.AgentGetByLeadSquaredUser(ctx, db.AgentGetByLeadSquaredUserParams{IntegrationID: in.ID, LsqUserID: &rec.OwnerID}); err == nil {
+			lsq = a.Email
+		}
+		lc := ""
+		if t.AssigneeID != 0 {
+			lc = "agent " + strconv.FormatInt(t.AssigneeID, 10)
+			if a, err := r.q.AgentGetByLimeChatAgent(ctx, db.AgentGetByLimeChatAgentParams{IntegrationID: in.ID, LimechatAgentID: &t.AssigneeID}); err == nil {
+				lc = a.Email
+			}
+		}
+		if lsq != lc || lc != l.OwnerEmail {
+			out = append(out, fmt.Sprintf("owner: LeadSquared %s, LimeChat %s, link %s", orNone(lsq), orNone(lc), orNone(l.OwnerEmail)))
+		}
+	}
+	if rec != nil {
+		for _, f := range in.Rules.WatchedFields(l.Kind) {
+			if v, ok := rec.Fields[f]; ok && v != l.Fields[f] {
+				out = append(out, fmt.Sprintf("%s: LeadSquared %q, link %q", f, v, l.Fields[f]))
+			}
+		}
+	}
+	if t != nil {
+		if added, removed := diff(l.Labels, t.Labels); len(added) > 0 || len(removed) > 0 {
+			out = append(out, fmt.Sprintf("labels: ticket only %v, link only %v", added, removed))
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func (r *Reconciler) apply(ctx context.Context, in *Integration, ev Event, snapshot any, st *ReconcileStats) (Result, error) {

@@ -57,12 +57,34 @@ type Result struct {
 	Outcome string
 	Detail  string
 	Actions int
+	// Planned describes each action enqueued ("kind payload").
+	Planned []string
 }
 
 // Apply records and applies one event. Raw is the body as received, kept
 // with the event. The returned error means nothing was committed.
 func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte) (Result, error) {
 	return s.applyRow(ctx, in, ev, inbound{Raw: raw}, 0)
+}
+
+// Preview decides events in order as Apply would, in one transaction that
+// is rolled back: what a pass would do, without doing it (reconcile
+// --dry-run). Raw is stored nowhere.
+func (s *Sync) Preview(ctx context.Context, in *Integration, events []Event) ([]Result, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	out := make([]Result, 0, len(events))
+	for _, ev := range events {
+		res, err := s.apply(ctx, tx, in, ev, inbound{}, 0)
+		if err != nil {
+			return out, fmt.Errorf("preview %s event: %w", ev.Type, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
 }
 
 // applyRow applies ev in one transaction, recording it as row (or, when
@@ -203,6 +225,10 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return res, err
 		}
 		res.Actions = n
+		for _, a := range d.Actions {
+			p, _ := json.Marshal(a.Payload)
+			res.Planned = append(res.Planned, a.Kind+" "+string(p))
+		}
 	}
 	res.Outcome, res.Detail = d.Outcome, d.Detail
 	var linkID *int64

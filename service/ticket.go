@@ -30,10 +30,12 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		if err != nil {
 			return x.failed(ctx, "read labels of the ticket", err, false)
 		}
-		if err := x.labelTicket(ctx, x.link.TicketID, cur); err != nil {
+		labels, err := x.labelTicket(ctx, x.link.TicketID, cur)
+		if err != nil {
 			return x.failed(ctx, "label the ticket", err, false)
 		}
-		return outbox.Outcome{Verdict: outbox.Delivered, Note: "ticket already recorded", Result: map[string]any{"ticket_id": x.link.TicketID}}
+		return outbox.Outcome{Verdict: outbox.Delivered, Note: "ticket already recorded", Result: map[string]any{"ticket_id": x.link.TicketID},
+			Finish: x.rememberLabels(labels)}
 	}
 	var ticket Ticket
 	found := false
@@ -77,7 +79,8 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		ticket.Contact = contact
 	}
 	sent := time.Now()
-	if err := x.labelTicket(ctx, ticket.ID, ticket.Labels); err != nil {
+	labels, err := x.labelTicket(ctx, ticket.ID, ticket.Labels)
+	if err != nil {
 		// The ticket exists; record it so the retry only labels.
 		o := x.failed(ctx, "label new ticket", err, false)
 		o.Finish = x.setTicket(ticket, sent)
@@ -89,13 +92,13 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 	}
 	return outbox.Outcome{Verdict: outbox.Delivered, Note: note,
 		Result: map[string]any{"ticket_id": ticket.ID, "contact_id": ticket.Contact.ID},
-		Finish: x.setTicket(ticket, sent)}
+		Finish: both(x.setTicket(ticket, sent), x.rememberLabels(labels))}
 }
 
 // labelTicket adds the link's labels (as the link has them now: rules may
 // have added some since the action was enqueued) to the ticket's current
 // ones; the labels API replaces the whole list.
-func (x *delivery) labelTicket(ctx context.Context, ticketID int64, cur []string) error {
+func (x *delivery) labelTicket(ctx context.Context, ticketID int64, cur []string) ([]string, error) {
 	union := slices.Clone(cur)
 	for _, l := range x.link.Labels {
 		if !slices.Contains(union, l) {
@@ -103,10 +106,19 @@ func (x *delivery) labelTicket(ctx context.Context, ticketID int64, cur []string
 		}
 	}
 	if len(union) == len(cur) {
-		return nil
+		return cur, nil
 	}
-	_, err := x.c.LimeChat.SetLabels(ctx, ticketID, union)
-	return err
+	return union, x.writeLabels(ctx, ticketID, cur, union)
+}
+
+// both runs two write-backs, in order.
+func both(a, b func(context.Context, pgx.Tx) error) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if err := a(ctx, tx); err != nil {
+			return err
+		}
+		return b(ctx, tx)
+	}
 }
 
 // setTicket records the ticket in the link, and the assignee we set.

@@ -70,6 +70,12 @@ func (e *APIError) Class() service.ErrorClass { return e.class }
 // RetryAfter is at least the 5-second window for rate limits, 0 otherwise.
 func (e *APIError) RetryAfter() time.Duration { return e.retryAfter }
 
+// NotSent reports whether LeadSquared said it did not act on the call: a
+// rate-limit answer (whatever its status) or 503 (unavailable).
+func (e *APIError) NotSent() bool {
+	return e.class == service.ClassRateLimited || e.StatusCode == http.StatusServiceUnavailable
+}
+
 // Unwrap exposes service.ErrNotFound for empty lookups.
 func (e *APIError) Unwrap() error { return e.wrapped }
 

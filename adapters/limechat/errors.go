@@ -67,6 +67,13 @@ func (e *APIError) Class() service.ErrorClass { return e.class }
 // HTTP date), 0 when none was given.
 func (e *APIError) RetryAfter() time.Duration { return e.retryAfter }
 
+// NotSent reports whether the platform said it did not act on the request:
+// 429 (rate-limited) and 503 (unavailable) are refusals before any work,
+// unlike 500, 502 or 504, after which the request may have taken effect.
+func (e *APIError) NotSent() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable
+}
+
 // Unwrap exposes service.ErrNotFound for 404 answers and the underlying
 // transport or context error.
 func (e *APIError) Unwrap() []error {

@@ -128,6 +128,12 @@ var auditCommands = map[string]auditCommand{
 		cols: []string{"integration_id", "action_id", "link_id", "record_kind", "record_id", "ticket_id", "kind", "status",
 			"outcome", "attempts", "next_attempt_at", "age", "last_error"},
 	},
+	"held": {
+		view: "audit.held_links", order: "integration_id, held_since", limit: 200,
+		help: "held [--integration ID]",
+		cols: []string{"integration_id", "link_id", "record_kind", "record_id", "ticket_id", "dead_action_id", "dead_kind",
+			"dead_outcome", "waiting_actions", "held_since", "last_error"},
+	},
 	"unmatched": {
 		view: "audit.unmatched_agents", order: "integration_id, last_seen_at DESC", limit: 200,
 		help: "unmatched [--integration ID]",

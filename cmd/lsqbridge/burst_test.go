@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -198,7 +200,7 @@ func (b *burst) disagreements() []string {
 		}
 		for lb, want := range l.labels {
 			if tk.HasLabel(lb) != want {
-				out = append(out, fmt.Sprintf("lead %s: label %s present = %v, last human change says %v", l.id, lb, !want, want))
+				out = append(out, fmt.Sprintf("lead %s: label %s present = %v, last human change says %v%s", l.id, lb, !want, want, b.timeline(l.id)))
 			}
 		}
 		if tk.HasLabel("wants-callback") && lead.Field("mx_Callback_Requested") != "Yes" {
@@ -260,6 +262,30 @@ func (w *world) timeline(recordID string) string {
 	for _, c := range w.LSQ.Calls() {
 		if c.Query.Get("leadId") == recordID {
 			fmt.Fprintf(&b, "\n  %s lsq %s %s", c.Time.Format("15:04:05.000000"), c.Path, c.Body)
+		}
+	}
+	var ticket int64
+	_ = w.pool.QueryRow(w.ctx, "SELECT coalesce(ticket_id, 0) FROM links WHERE record_id = $1", recordID).Scan(&ticket)
+	for _, c := range w.LC.Calls() {
+		if ticket != 0 && strings.Contains(c.Path, fmt.Sprintf("/conversations/%d/", ticket)) && c.Method == http.MethodPost {
+			fmt.Fprintf(&b, "\n  lc %s %s", c.Path, c.Body)
+		}
+	}
+	for _, r := range w.LCHooks.Results() {
+		if ticket != 0 && strings.Contains(string(r.Delivery.Body), fmt.Sprintf(`"id":%d,`, ticket)) && strings.Contains(string(r.Delivery.Body), "label_list") {
+			var body struct {
+				Changed []map[string]struct {
+					Prev any `json:"previous_value"`
+					Cur  any `json:"current_value"`
+				} `json:"changed_attributes"`
+				UpdatedAt any `json:"updated_at"`
+			}
+			_ = json.Unmarshal(r.Delivery.Body, &body)
+			for _, c := range body.Changed {
+				if v, ok := c["label_list"]; ok {
+					fmt.Fprintf(&b, "\n  lc webhook labels %v -> %v (%v) status %d", v.Prev, v.Cur, c["updated_at"].Cur, r.Status)
+				}
+			}
 		}
 	}
 	for _, h := range []*fakehooks.Sender{w.LSQHooks, w.LCHooks} {

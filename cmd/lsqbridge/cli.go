@@ -34,7 +34,7 @@ var (
 	keyEnv     = []string{"DATABASE_URL", "LSQBRIDGE_MASTER_KEY"}
 	serviceEnv = []string{"DATABASE_URL", "LSQBRIDGE_MASTER_KEY", "LSQBRIDGE_LISTEN", "LSQBRIDGE_PUBLIC_URL",
 		"LSQBRIDGE_RELAY_WORKERS", "LSQBRIDGE_RECONCILE_EVERY", "LSQBRIDGE_LOG_LEVEL", "LSQBRIDGE_DB_MAX_CONNS",
-		"LSQBRIDGE_DB_STATEMENT_TIMEOUT", "LSQBRIDGE_DB_LOCK_TIMEOUT", "LSQBRIDGE_SHUTDOWN_TIMEOUT", "LSQBRIDGE_ALLOW_LOOPBACK"}
+		"LSQBRIDGE_DB_STATEMENT_TIMEOUT", "LSQBRIDGE_DB_LOCK_TIMEOUT", "LSQBRIDGE_SHUTDOWN_TIMEOUT", "LSQBRIDGE_RELAY_LEASE", "LSQBRIDGE_ALLOW_LOOPBACK"}
 )
 
 // envDocs describes each environment variable lsqbridge reads.
@@ -52,6 +52,7 @@ func envDocs() map[string]string {
 		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", defaultLockTimeout),
 		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", defaultShutdownTimeout),
 		"LSQBRIDGE_ALLOW_LOOPBACK":       "true lets integrations use platform URLs on loopback addresses (local fakes only)",
+		"LSQBRIDGE_RELAY_LEASE":          fmt.Sprintf("how long a claimed action is this process's before another may take it (default %s)", defaultRelayLease),
 	}
 }
 

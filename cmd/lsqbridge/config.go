@@ -33,6 +33,10 @@ type Config struct {
 	// ShutdownTimeout bounds serve's exit after SIGTERM: HTTP drains and
 	// the relay finishes (or hands back) its deliveries within it.
 	ShutdownTimeout time.Duration
+	// RelayLease is how long a claimed action is one relay's before another
+	// may take it back (a relay that died mid-delivery): longer than any
+	// delivery, which is bounded by it and by 45 s.
+	RelayLease time.Duration
 	// AllowLoopback lets integrations use platform URLs on loopback
 	// addresses, over http:// too (the sandbox sets it; tests and local
 	// fakes set LSQBRIDGE_ALLOW_LOOPBACK). Off, credentials go to public
@@ -50,6 +54,7 @@ const (
 	defaultStatementTimout = 30 * time.Second
 	defaultLockTimeout     = 5 * time.Second
 	defaultShutdownTimeout = 15 * time.Second
+	defaultRelayLease      = 60 * time.Second
 )
 
 // envConfig reads the environment; flags registered by bind override it.
@@ -97,6 +102,7 @@ func envConfig(getenv func(string) string) Config {
 		DBStatementTimeout: duration("LSQBRIDGE_DB_STATEMENT_TIMEOUT", defaultStatementTimout, "30s"),
 		DBLockTimeout:      duration("LSQBRIDGE_DB_LOCK_TIMEOUT", defaultLockTimeout, "5s"),
 		ShutdownTimeout:    duration("LSQBRIDGE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "15s"),
+		RelayLease:         duration("LSQBRIDGE_RELAY_LEASE", defaultRelayLease, "60s"),
 		AllowLoopback:      loopback,
 	}
 	c.envErrs = errs
@@ -120,6 +126,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "longest statement (env LSQBRIDGE_DB_STATEMENT_TIMEOUT)")
 	fs.DurationVar(&c.DBLockTimeout, "db-lock-timeout", c.DBLockTimeout, "longest wait for a row or advisory lock (env LSQBRIDGE_DB_LOCK_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "exit within this after SIGTERM (env LSQBRIDGE_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.RelayLease, "relay-lease", c.RelayLease, "how long a claimed action is this process's (env LSQBRIDGE_RELAY_LEASE)")
 }
 
 // publicURL is where webhooks should be sent; it defaults to the listen address.
@@ -150,7 +157,7 @@ func (c *Config) Validate(needDB, needKey bool) error {
 		errs = append(errs, fmt.Errorf("LSQBRIDGE_DB_MAX_CONNS must be at least 4 (listener, relay, webhooks, reconciler), got %d", c.DBMaxConns))
 	}
 	for name, d := range map[string]time.Duration{"LSQBRIDGE_DB_STATEMENT_TIMEOUT": c.DBStatementTimeout,
-		"LSQBRIDGE_DB_LOCK_TIMEOUT": c.DBLockTimeout, "LSQBRIDGE_SHUTDOWN_TIMEOUT": c.ShutdownTimeout} {
+		"LSQBRIDGE_DB_LOCK_TIMEOUT": c.DBLockTimeout, "LSQBRIDGE_SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "LSQBRIDGE_RELAY_LEASE": c.RelayLease} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
 		}

@@ -27,8 +27,8 @@ Commands:
   agents refresh|list ID        the e-mail directory matching owners and agents
   outbox list|retry|drop        inspect and handle failing or dead actions
   links unpause --integration ID LINK...   let links the loop fuse paused sync again
-  audit links|timeline|events|failing|unmatched|lag   support views as tables
-  reconcile [--integration ID]  repair differences missed webhooks left
+  audit links|timeline|events|failing|held|unmatched|lag   support views as tables
+  reconcile [--integration ID] [--dry-run]  repair (or, dry, list) what lost webhooks and writes left apart
   sandbox                       the service against built-in fakes of both platforms
   uat                           run the acceptance checklist against the sandbox or a real integration
   bench                         measure ingest and delivery on this machine
@@ -36,8 +36,9 @@ Commands:
   version                       module version, commit and Go version of this binary
 
 Settings come from the environment (flags override): DATABASE_URL, LSQBRIDGE_MASTER_KEY,
-LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_RECONCILE_EVERY, LSQBRIDGE_LOG_LEVEL,
-LSQBRIDGE_ALLOW_LOOPBACK (local fakes only).
+LSQBRIDGE_LISTEN, LSQBRIDGE_PUBLIC_URL, LSQBRIDGE_RELAY_WORKERS, LSQBRIDGE_RELAY_LEASE, LSQBRIDGE_RECONCILE_EVERY,
+LSQBRIDGE_LOG_LEVEL, LSQBRIDGE_DB_MAX_CONNS, LSQBRIDGE_DB_STATEMENT_TIMEOUT, LSQBRIDGE_DB_LOCK_TIMEOUT,
+LSQBRIDGE_SHUTDOWN_TIMEOUT, LSQBRIDGE_ALLOW_LOOPBACK (local fakes only).
 Run "lsqbridge COMMAND --help" for a command's flags and the variables it reads.
 `
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
@@ -194,7 +195,34 @@ func leadSquaredPerson(f *lsqfake.Fake) http.Handler {
 		}
 		return map[string]any{"events": events}, nil
 	})
+	handleDeliveries(mux, f.Hooks())
 	return mux
+}
+
+// webhookResult is one webhook a fake sent, as GET /_person/webhooks/deliveries lists it.
+type webhookResult struct {
+	URL     string `json:"url"`
+	Status  int    `json:"status"` // 0 when no answer came
+	Error   string `json:"error,omitempty"`
+	Dropped bool   `json:"dropped,omitempty"`
+	Body    []byte `json:"body"`
+}
+
+// handleDeliveries serves GET /_person/webhooks/deliveries: every webhook
+// the fake sent (or dropped) and the answer it got, so a script can check
+// that what lsqbridge acknowledged it also kept.
+func handleDeliveries(mux *http.ServeMux, hooks *fakehooks.Sender) {
+	handle(mux, "GET /_person/webhooks/deliveries", func(*http.Request) (any, error) {
+		rs := hooks.Results()
+		out := make([]webhookResult, len(rs))
+		for i, r := range rs {
+			out[i] = webhookResult{URL: r.Delivery.URL, Status: r.Status, Dropped: r.Dropped, Body: r.Delivery.Body}
+			if r.Err != nil {
+				out[i].Error = r.Err.Error()
+			}
+		}
+		return out, nil
+	})
 }
 
 // limeChatPerson acts as a LimeChat agent.
@@ -223,6 +251,7 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 
 	handle(mux, "GET /_person/agents", func(*http.Request) (any, error) { return f.Agents(), nil })
 	handle(mux, "GET /_person/flow-events", func(*http.Request) (any, error) { return f.FlowEvents(), nil })
+	handle(mux, "GET /_person/contacts", func(*http.Request) (any, error) { return f.Contacts(), nil })
 	handle(mux, "GET /_person/conversations", func(r *http.Request) (any, error) {
 		rid := r.URL.Query().Get("lsq_record_id")
 		out := []service.Ticket{}
@@ -289,5 +318,6 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 		}
 		return map[string]string{"url": "set"}, nil
 	})
+	handleDeliveries(mux, f.Hooks())
 	return mux
 }

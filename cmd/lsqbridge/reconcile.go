@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +16,7 @@ func cmdReconcile(e *env, args []string) error {
 	fs := e.flagSet("reconcile")
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "", "only this integration (default: every enabled one)")
+	dryRun := fs.Bool("dry-run", false, "read both platforms and list what disagrees and what a pass would do, without acting")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,6 +32,7 @@ func cmdReconcile(e *env, args []string) error {
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)
 	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
 	r := service.NewReconciler(pool, sync, platforms, service.NewSharedPacer(pool), log)
+	r.DryRun = *dryRun
 	p := e.progress()
 	r.Progress = func(integration string, st service.ReconcileStats) {
 		p.Status("reconciling %s: %d links, %d changed, %d actions, %d errors", integration, st.Links, st.Changed, st.Actions, st.Errors)
@@ -43,15 +46,37 @@ func cmdReconcile(e *env, args []string) error {
 	}
 	sort.Strings(ids)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
+	if *dryRun {
+		fmt.Fprintln(tw, "INTEGRATION\tLINK\tRECORD\tTICKET\tDISAGREES\tWOULD DO")
+		for _, k := range ids {
+			for _, p := range stats[k].Plans {
+				fmt.Fprintf(tw, "%s\t%d\t%s %s\t%d\t%s\t%s\n", k, p.LinkID, p.RecordKind, p.RecordID, p.TicketID,
+					orDash(strings.Join(p.Disagrees, "; ")), orDash(strings.Join(p.Actions, "; ")))
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(e.stdout)
+	}
+	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tDISAGREEING\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
 	for _, k := range ids {
 		s := stats[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Disagreeing, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
 	}
 	_ = tw.Flush()
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "dry run in %s: nothing was changed or enqueued\n", time.Since(start).Round(time.Millisecond))
+		return err
+	}
 	fmt.Fprintf(e.stdout, "reconciled in %s; actions are delivered by the relay of `lsqbridge serve`\n", time.Since(start).Round(time.Millisecond))
 	if ferr := notifier.Flush(e.ctx); ferr != nil {
 		fmt.Fprintf(e.stderr, "could not wake running relays (they poll every second anyway): %v\n", ferr)
 	}
 	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

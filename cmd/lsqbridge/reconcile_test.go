@@ -83,3 +83,53 @@ func TestReconcileRepairsDroppedWebhooksInOnePass(t *testing.T) {
 		t.Error("a token leaked into the logs")
 	}
 }
+
+// TestReconcileDryRunListsDisagreementsThenAPassRepairsThem: the link moved
+// on but the writes that should have followed were lost (owner, a field, a
+// label), while neither platform changed. A dry run lists the link, what
+// disagrees and what a pass would do, and changes nothing; a real pass
+// writes the link's values to both platforms; a second pass finds nothing.
+func TestReconcileDryRunListsDisagreementsThenAPassRepairsThem(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Lost", "EmailAddress": "lost@example.com",
+		"Phone": "+91-9222222222", "OwnerId": w.Users["asha@acme.test"].ID, "mx_Interest": "Villa"}))
+	w.settle()
+	_, err := w.pool.Exec(w.ctx, `UPDATE links SET owner_email = 'meera@acme.test', fields = fields || '{"mx_Interest": "Cottage"}',
+		labels = labels || '{vip}' WHERE record_id = $1`, lead.ID)
+	check(t, err)
+	before := w.count("SELECT count(*) FROM outbox") + w.count("SELECT count(*) FROM inbound_events")
+
+	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}}
+	out := c.mustRun("reconcile", "--integration", "demo", "--dry-run")
+	t.Log(out)
+	for _, want := range []string{lead.ID, "owner: LeadSquared asha@acme.test, LimeChat asha@acme.test, link meera@acme.test",
+		`mx_Interest: LeadSquared "Villa", link "Cottage"`, "link only [vip]", "limechat.assign", "leadsquared.set_owner",
+		`leadsquared.set_fields {"fields":{"mx_Interest":"Cottage"}}`, `limechat.add_labels {"labels":["vip"]}`, "nothing was changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := w.count("SELECT count(*) FROM outbox") + w.count("SELECT count(*) FROM inbound_events"); after != before {
+		t.Errorf("the dry run wrote %d rows", after-before)
+	}
+
+	stats, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	check(t, err)
+	w.settle()
+	if s := stats["demo"]; s.Disagreeing != 1 || s.Actions != 4 {
+		t.Errorf("pass: %+v, want 1 link disagreeing and 4 repairs", s)
+	}
+	l, _ := w.LSQ.Lead(lead.ID)
+	tk := w.ticketOf(lead.ID)
+	if l.OwnerID != w.Users["meera@acme.test"].ID || tk.AssigneeID != w.agentID("meera@acme.test") ||
+		l.Field("mx_Interest") != "Cottage" || !tk.HasLabel("vip") {
+		t.Errorf("after the pass: owner %s agent %d mx_Interest %q labels %v; want the link's values on both sides",
+			l.OwnerID, tk.AssigneeID, l.Field("mx_Interest"), tk.Labels)
+	}
+	again, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	check(t, err)
+	if s := again["demo"]; s.Disagreeing != 0 || s.Actions != 0 {
+		t.Errorf("second pass: %+v, want nothing left", s)
+	}
+}

@@ -63,7 +63,12 @@ func freeAddr(t *testing.T) string {
 
 func startProcess(t *testing.T, bin, name string, env []string) *process {
 	t.Helper()
-	addr := freeAddr(t)
+	return startProcessAt(t, bin, name, env, freeAddr(t))
+}
+
+// startProcessAt starts `lsqbridge serve` listening on addr and waits until it is ready.
+func startProcessAt(t *testing.T, bin, name string, env []string, addr string) *process {
+	t.Helper()
 	p := &process{name: name, url: "http://" + addr, logs: &syncedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve", "--listen", addr)
 	p.cmd.Env = env

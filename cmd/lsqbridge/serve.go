@@ -80,6 +80,9 @@ type app struct {
 	afterAttempt func(outbox.Action, outbox.Outcome) bool
 	// shutdownTimeout bounds serve's exit (Config.ShutdownTimeout).
 	shutdownTimeout time.Duration
+	// relayTune adjusts the relay's settings before it is built (tests:
+	// short backoffs for an outage).
+	relayTune func(*outbox.Config)
 }
 
 // appOption adjusts an app before it is wired (tests).

@@ -32,12 +32,17 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	pacer := service.NewSharedPacer(a.pool)
 	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, pacer, a.log)
 	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
-	a.relay = outbox.NewRelay(a.pool, deliverer, outbox.Config{
+	rcfg := outbox.Config{
 		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,
+		Lease: cfg.RelayLease,
 		// In-flight deliveries get two thirds of the shutdown time; the
 		// rest records their outcomes.
 		ShutdownGrace: cmp.Or(cfg.ShutdownTimeout, defaultShutdownTimeout) * 2 / 3,
-	})
+	}
+	if a.relayTune != nil {
+		a.relayTune(&rcfg)
+	}
+	a.relay = outbox.NewRelay(a.pool, deliverer, rcfg)
 	notifier.Subscribe(a.relay.Wake)
 	h.Webhooks = &httpapi.Webhooks{Integrations: a.integrations, Sync: a.sync, Logger: a.log}
 	if err := a.wireForms(ctx, cfg, platforms, h); err != nil {

@@ -7,7 +7,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lsqbridge?sslmode=disable
 # A fixed key for the local sandbox only; production sets its own.
 DEV_MASTER_KEY := $(shell printf %s lsqbridge-sandbox-key-not-secret | od -An -tx1 | tr -d " \n")
 
-.PHONY: run uat test lint generate build check-generated postgres chromium
+.PHONY: run uat test lint generate build image check-image check-generated check-alerts postgres chromium
 
 ## run: the sandbox — lsqbridge against built-in fakes of LeadSquared and LimeChat
 run: postgres
@@ -33,17 +33,37 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## generate: regenerate db/ from migrations/ and queries/ with the pinned sqlc
+## generate: regenerate db/ from migrations/ and queries/ with the pinned sqlc, and
+## docs/integration.schema.json from the integration config types
 generate:
 	$(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION) generate
+	$(GO) test ./service -run '^TestIntegrationSchemaIsGenerated$$' -count=1 -update-schema >/dev/null
 
-## check-generated: fail when db/ differs from what sqlc writes
+## check-generated: fail when db/ or the config schema differs from what the generators write
 check-generated: generate
-	git diff --exit-code -- db/
+	git diff --exit-code -- db/ docs/integration.schema.json
 	@test -z "$$(git status --porcelain -- db/)" || { echo "untracked generated files in db/"; git status --porcelain -- db/; exit 1; }
 
+# -buildvcs=auto: the commit goes into the binary (`lsqbridge version`) even
+# where GOFLAGS turns VCS stamping off.
 build:
-	$(GO) build -o bin/lsqbridge ./cmd/lsqbridge
+	$(GO) build -buildvcs=auto -o bin/lsqbridge ./cmd/lsqbridge
+
+## image: the container image as an OCI tarball, built without a container engine (docs/deploy.md)
+IMAGE   ?= bin/lsqbridge-image.tar
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -buildvcs=auto -trimpath -ldflags='-s -w' -o bin/image/lsqbridge ./cmd/lsqbridge
+	$(GO) run ./cmd/ociimage -binary bin/image/lsqbridge -version '$(VERSION)' -o $(IMAGE)
+
+## check-image: the image test, on the tarball `make image` wrote
+check-image:
+	LSQBRIDGE_IMAGE='$(abspath $(IMAGE))' $(GO) test -count=1 -run '^TestImage' -v ./cmd/ociimage
+
+## check-alerts: promtool (Debian's prometheus package) checks the Prometheus alert rules
+check-alerts:
+	@bash .ci/ensure-promtool
+	promtool check rules docs/deploy/prometheus-alerts.yaml
 
 postgres:
 	@bash .ci/ensure-postgres

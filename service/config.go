@@ -16,11 +16,18 @@ import (
 // IntegrationConfig is one customer's YAML file (docs/examples/acme.yaml).
 // Secrets are never written in the file: each secret field holds a ${ENV}
 // reference that Resolve replaces from the environment.
+//
+// docs/integration.schema.json is generated from these types (with the
+// jsonschema tags: required keys, allowed values); a test fails when it
+// is out of date.
 type IntegrationConfig struct {
-	ID          string            `yaml:"id"`
-	Name        string            `yaml:"name"`
-	LeadSquared LeadSquaredConfig `yaml:"leadsquared"`
-	LimeChat    LimeChatConfig    `yaml:"limechat"`
+	// ID is the integration's slug, used in webhook URLs and every table.
+	ID string `yaml:"id" jsonschema:"required,pattern=^[a-z0-9][a-z0-9-]*$,maxLength=63"`
+	// Name is shown to people.
+	Name        string            `yaml:"name" jsonschema:"required"`
+	LeadSquared LeadSquaredConfig `yaml:"leadsquared" jsonschema:"required"`
+	LimeChat    LimeChatConfig    `yaml:"limechat" jsonschema:"required"`
+	// FlowBuilder is needed only for campaigns.
 	FlowBuilder FlowBuilderConfig `yaml:"flow_builder"`
 	Rules       Rules             `yaml:",inline"`
 	// AllowLoopback lets the platform URLs be http:// or https:// on a
@@ -33,10 +40,12 @@ type IntegrationConfig struct {
 // LeadSquaredConfig is the LeadSquared side of an integration.
 type LeadSquaredConfig struct {
 	// Host is the regional API host (api-in21.leadsquared.com) or a base URL.
-	Host          string `yaml:"host"`
-	AccessKey     string `yaml:"access_key" secret:"true"`
-	SecretKey     string `yaml:"secret_key" secret:"true"`
-	RequestsPer5s int    `yaml:"requests_per_5s"`
+	Host string `yaml:"host" jsonschema:"required"`
+	// AccessKey and SecretKey are an Administrator's keys: every call acts as that user.
+	AccessKey string `yaml:"access_key" secret:"true" jsonschema:"required"`
+	SecretKey string `yaml:"secret_key" secret:"true" jsonschema:"required"`
+	// RequestsPer5s is the plan's API limit (Lite 2, Pro 5, Super 10, Standard 15, Enterprise 25); default 5.
+	RequestsPer5s int `yaml:"requests_per_5s" jsonschema:"minimum=1,maximum=100"`
 	// IntegrationUserID is the user whose keys we use; webhooks whose
 	// ModifiedBy is this user report our own writes and are echoes.
 	IntegrationUserID string `yaml:"integration_user_id"`
@@ -44,10 +53,14 @@ type LeadSquaredConfig struct {
 
 // LimeChatConfig is the LimeChat side of an integration.
 type LimeChatConfig struct {
-	BaseURL       string `yaml:"base_url"`
-	AccountID     int64  `yaml:"account_id"`
-	InboxID       int64  `yaml:"inbox_id"`
-	APIToken      string `yaml:"api_token" secret:"true"`
+	// BaseURL is the LimeChat app, such as https://app.limechat.ai.
+	BaseURL   string `yaml:"base_url" jsonschema:"required"`
+	AccountID int64  `yaml:"account_id" jsonschema:"required,minimum=1"`
+	// InboxID is the (WhatsApp) inbox new tickets are opened in.
+	InboxID int64 `yaml:"inbox_id" jsonschema:"required,minimum=1"`
+	// APIToken is an administrator's access token (Profile Settings > Access Token).
+	APIToken string `yaml:"api_token" secret:"true" jsonschema:"required"`
+	// WebhookSecret, when set, verifies X-Chatwoot-Signature on LimeChat's webhooks.
 	WebhookSecret string `yaml:"webhook_secret" secret:"true"`
 }
 
@@ -61,7 +74,7 @@ type FlowBuilderConfig struct {
 // Rules is everything that decides what to sync; stored as the integration's
 // rules jsonb and read by decide.
 type Rules struct {
-	Sync      SyncRules      `yaml:"sync" json:"sync"`
+	Sync      SyncRules      `yaml:"sync" json:"sync" jsonschema:"required"`
 	FieldTags []FieldTagRule `yaml:"field_tags" json:"field_tags,omitempty"`
 	TagFields []TagFieldRule `yaml:"tag_fields" json:"tag_fields,omitempty"`
 	TagNotes  []TagNoteRule  `yaml:"tag_activities" json:"tag_activities,omitempty"`
@@ -99,32 +112,32 @@ type SyncRules struct {
 type FieldTagRule struct {
 	// Record is lead or opportunity (required: lead and opportunity fields
 	// are different fields).
-	Record RecordKind `yaml:"record" json:"record,omitempty"`
-	Field  string     `yaml:"field" json:"field"`
+	Record RecordKind `yaml:"record" json:"record,omitempty" jsonschema:"required"`
+	Field  string     `yaml:"field" json:"field" jsonschema:"required"`
 	Value  string     `yaml:"value" json:"value,omitempty"`
-	Tag    string     `yaml:"tag" json:"tag"`
+	Tag    string     `yaml:"tag" json:"tag" jsonschema:"required"`
 }
 
 // TagFieldRule sets LeadSquared fields when Tag is added to the ticket of
 // a record of kind Record.
 type TagFieldRule struct {
-	Tag string `yaml:"tag" json:"tag"`
+	Tag string `yaml:"tag" json:"tag" jsonschema:"required"`
 	// Record is lead or opportunity (required): LeadSquared refuses a whole
 	// update naming a field the record does not have.
-	Record RecordKind        `yaml:"record" json:"record,omitempty"`
-	Set    map[string]string `yaml:"set" json:"set"`
+	Record RecordKind        `yaml:"record" json:"record,omitempty" jsonschema:"required"`
+	Set    map[string]string `yaml:"set" json:"set" jsonschema:"required"`
 }
 
 // TagNoteRule posts a LeadSquared activity when Tag is added to the ticket
 // of a record of kind Record.
 type TagNoteRule struct {
-	Tag string `yaml:"tag" json:"tag"`
+	Tag string `yaml:"tag" json:"tag" jsonschema:"required"`
 	// Record is lead or opportunity (required): activities are posted on
 	// leads and on opportunities through different calls.
-	Record RecordKind `yaml:"record" json:"record,omitempty"`
+	Record RecordKind `yaml:"record" json:"record,omitempty" jsonschema:"required"`
 	// ActivityEvent is the activity type code (checked against
 	// ActivityTypes.Get when the file is applied).
-	ActivityEvent int    `yaml:"activity_event" json:"activity_event"`
+	ActivityEvent int    `yaml:"activity_event" json:"activity_event" jsonschema:"required,minimum=1"`
 	Note          string `yaml:"note" json:"note"`
 }
 
@@ -132,11 +145,11 @@ type TagNoteRule struct {
 // Record changes to To (from From, when set).
 type CampaignRule struct {
 	// Record is lead or opportunity (required).
-	Record RecordKind `yaml:"record" json:"record"`
-	Field  string     `yaml:"field" json:"field"`
+	Record RecordKind `yaml:"record" json:"record" jsonschema:"required"`
+	Field  string     `yaml:"field" json:"field" jsonschema:"required"`
 	From   string     `yaml:"from" json:"from,omitempty"`
-	To     string     `yaml:"to" json:"to"`
-	Event  string     `yaml:"event" json:"event"`
+	To     string     `yaml:"to" json:"to" jsonschema:"required"`
+	Event  string     `yaml:"event" json:"event" jsonschema:"required,pattern=^[A-Za-z0-9_.:-]+$"`
 	// Data maps Flow-builder variable names to record schema names.
 	Data map[string]string `yaml:"data" json:"data,omitempty"`
 }
@@ -254,19 +267,35 @@ func ParseIntegrationConfig(data []byte) (*IntegrationConfig, error) {
 	return &cfg, nil
 }
 
-// checkKeys walks a mapping node against a struct type and reports keys the
-// type does not have, with their full path.
+// checkKeys walks a node against the type it decodes into and reports,
+// with their full path, keys the type does not have and values the
+// decoder would refuse (a word where a number goes, a list where one value
+// goes). Each value is tried with the YAML decoder itself, so what is
+// reported is exactly what decoding would refuse.
 func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Tag == "!!null" {
+		return // an empty value leaves the zero value
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) || isScalarKind(t.Kind()) {
+		if n.Kind != yaml.ScalarNode {
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a single value, not a " + nodeKind(n)})
+			return
+		}
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: scalarProblem(t, n, err)})
+		}
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			if t == reflect.TypeOf(Duration(0)) {
-				return
-			}
-			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a mapping"})
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a mapping of keys, not a " + nodeKind(n)})
 			return
 		}
 		fields := yamlFields(t)
@@ -280,14 +309,64 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
 			}
 			checkKeys(n.Content[i+1], ft, p, errs)
 		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a mapping, not a " + nodeKind(n)})
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkKeys(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value), errs)
+		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return // the decoder reports type errors
+			*errs = append(*errs, &ConfigError{Path: orRoot(path), Msg: "must be a list, not a " + nodeKind(n)})
+			return
 		}
 		for i, c := range n.Content {
 			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
 		}
 	}
+}
+
+func isScalarKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return fmt.Sprintf("value (%q)", n.Value)
+}
+
+// scalarProblem says what a value that does not decode should be.
+func scalarProblem(t reflect.Type, n *yaml.Node, err error) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return fmt.Sprintf("must be true or false (got %q)", n.Value)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if t == reflect.TypeOf(Duration(0)) {
+			break
+		}
+		return fmt.Sprintf("must be a whole number (got %q)", n.Value)
+	case reflect.Float32, reflect.Float64:
+		return fmt.Sprintf("must be a number (got %q)", n.Value)
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return te.Errors[0]
+	}
+	return err.Error()
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.Type {
@@ -327,6 +406,23 @@ func orRoot(p string) string {
 	return p
 }
 
+// secret is one secret field of the file.
+type secret struct {
+	path     string
+	v        *string
+	required bool
+}
+
+func (c *IntegrationConfig) secrets() []secret {
+	return []secret{
+		{"leadsquared.access_key", &c.LeadSquared.AccessKey, true},
+		{"leadsquared.secret_key", &c.LeadSquared.SecretKey, true},
+		{"limechat.api_token", &c.LimeChat.APIToken, true},
+		{"limechat.webhook_secret", &c.LimeChat.WebhookSecret, false},
+		{"flow_builder.key", &c.FlowBuilder.Key, c.FlowBuilder.URL != ""},
+	}
+}
+
 // Resolve replaces every secret's ${ENV} reference with the variable's value
 // from lookup (os.LookupEnv when nil). A secret written in clear in the file,
 // or a variable that is not set, is an error naming the key and variable.
@@ -335,18 +431,7 @@ func (c *IntegrationConfig) Resolve(lookup func(string) (string, bool)) error {
 		lookup = os.LookupEnv
 	}
 	var errs ConfigErrors
-	secrets := []struct {
-		path     string
-		v        *string
-		required bool
-	}{
-		{"leadsquared.access_key", &c.LeadSquared.AccessKey, true},
-		{"leadsquared.secret_key", &c.LeadSquared.SecretKey, true},
-		{"limechat.api_token", &c.LimeChat.APIToken, true},
-		{"limechat.webhook_secret", &c.LimeChat.WebhookSecret, false},
-		{"flow_builder.key", &c.FlowBuilder.Key, c.FlowBuilder.URL != ""},
-	}
-	for _, s := range secrets {
+	for _, s := range c.secrets() {
 		if *s.v == "" {
 			if s.required {
 				errs = append(errs, &ConfigError{Path: s.path, Msg: "required: give a ${ENV} reference"})

@@ -31,6 +31,9 @@ type Reconciler struct {
 	platforms Platforms
 	pacer     *Pacer
 	log       *slog.Logger
+	// Progress, when set, is called after each link a pass looks at with
+	// the pass's counts so far (the CLI shows them on a terminal).
+	Progress func(integration string, st ReconcileStats)
 }
 
 // NewReconciler returns a reconciler.
@@ -137,6 +140,9 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 				}
 				st.Errors++
 				r.log.Warn("reconcile link", "integration", in.ID, "link", row.ID, "err", err)
+			}
+			if r.Progress != nil {
+				r.Progress(in.ID, st)
 			}
 		}
 		if len(rows) < 200 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -22,8 +21,7 @@ func cmdAgents(e *env, args []string) error {
 		return errors.New(agentsUsage)
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("agents "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("agents " + sub)
 	e.cfg.bindDB(fs)
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {

@@ -171,8 +171,7 @@ func cmdAudit(e *env, args []string) error {
 	if !ok {
 		return fmt.Errorf("unknown view %q\n%s", args[0], auditUsage())
 	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("audit " + args[0])
 	e.cfg.bindDB(fs)
 	integration := fs.String("integration", "", "only this integration")
 	wide := fs.Bool("wide", false, "every column of the view, nothing truncated")

@@ -170,6 +170,18 @@ func (w *world) postDelivery(t testing.TB, d delivery, at time.Time) (int, strin
 	return resp.StatusCode, string(b)
 }
 
+// validHeaderValue reports whether net/http's client sends v as a header
+// value: no control character but a tab (a platform's HTTP client could
+// not send one either).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // FuzzWebhookRoutes fuzzes the HTTP handlers of both webhook routes (not
 // only the parsers) against the running service and its database: no
 // input may panic or get a 5xx, and every authenticated delivery answered
@@ -195,7 +207,7 @@ func FuzzWebhookRoutes(f *testing.F) {
 			event = "lead-updated" // keep to the route: other paths are the router's 404
 		}
 		d := delivery{lsq: lsq, event: event, body: body, header: map[string]string{}}
-		if deliveryID != "" && !strings.ContainsAny(deliveryID, "\r\n\x00") {
+		if deliveryID != "" && validHeaderValue(deliveryID) {
 			d.header["X-Chatwoot-Delivery"] = deliveryID
 		}
 		before := stored(t)

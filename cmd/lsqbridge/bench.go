@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,8 +28,7 @@ import (
 //	e2e       owner changes at a fixed offered rate, relay running: webhook in →
 //	          platform call done (outbox delivered_at − event received_at)
 func cmdBench(e *env, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("bench")
 	e.cfg.bindDB(fs)
 	n := fs.Int("n", 2000, "webhooks to ingest")
 	conc := fs.Int("concurrency", 16, "concurrent senders")
@@ -75,26 +73,28 @@ func cmdBench(e *env, args []string) error {
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tops\tseconds\tops/s\tp50 ms\tp95 ms\tp99 ms\t")
+	p := e.progress()
+	defer p.Done()
 	row := func(name string, ops int, took time.Duration, lat []time.Duration) {
 		p := percentiles(lat)
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t\n", name, ops, took.Seconds(), float64(ops)/took.Seconds(), p[0], p[1], p[2])
 	}
 
-	fmt.Fprintf(e.stderr, "ingest: %d lead-created webhooks from %d senders…\n", *n, *conc)
+	p.Step("ingest: %d lead-created webhooks from %d senders…", *n, *conc)
 	took, lat, err := b.parallel(*n, *conc, func(i int) error { return b.leadCreated(i, owner) })
 	if err != nil {
 		return err
 	}
 	row("ingest (webhook → committed)", *n, took, lat)
 
-	fmt.Fprintf(e.stderr, "ceiling: %d bare Postgres transactions…\n", *n)
+	p.Step("ceiling: %d bare Postgres transactions…", *n)
 	took, lat, err = b.parallel(*n, *conc, b.bareTx)
 	if err != nil {
 		return err
 	}
 	row("postgres ceiling (same writes)", *n, took, lat)
 
-	fmt.Fprintf(e.stderr, "drain: relay delivering %d create_ticket actions…\n", *n)
+	p.Step("drain: relay delivering %d create_ticket actions…", *n)
 	start := time.Now()
 	done, err := s.app.relay.Drain(e.ctx)
 	if err != nil {
@@ -102,7 +102,7 @@ func cmdBench(e *env, args []string) error {
 	}
 	row("relay drain (create tickets)", done, time.Since(start), nil)
 
-	fmt.Fprintf(e.stderr, "e2e: owner changes at %d/s for %s, relay running…\n", *rate, *dur)
+	p.Step("e2e: owner changes at %d/s for %s, relay running…", *rate, *dur)
 	rctx, stop := context.WithCancel(e.ctx)
 	relayDone := make(chan struct{})
 	go func() { s.app.relay.Run(rctx); close(relayDone) }()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,8 +18,7 @@ func cmdFake(e *env, args []string) error {
 	if len(args) == 0 || (args[0] != "leadsquared" && args[0] != "limechat") {
 		return errors.New("usage: lsqbridge fake leadsquared|limechat [--listen ADDR]")
 	}
-	fs := flag.NewFlagSet("fake "+args[0], flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("fake " + args[0])
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

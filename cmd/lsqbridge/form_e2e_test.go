@@ -47,6 +47,9 @@ func (w *world) call(method, path string, header map[string]string, body any) an
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -53,7 +53,7 @@ func withRelay(o *sandboxOptions) {
 
 func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
-	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}}
+	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}, WrapBridge: checkOpenAPI(t)}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,20 +19,22 @@ import (
 
 func cmdIntegration(e *env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: lsqbridge integration apply -f FILE | list | show ID | rotate-token ID --for " + powerList + " | disable ID")
+		return errors.New("usage: lsqbridge integration apply -f FILE | validate -f FILE | list | show ID | rotate-token ID --for " + powerList + " | disable ID")
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("integration "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("integration " + sub)
 	e.cfg.bindDB(fs)
-	file := fs.String("f", "", "with apply: the integration's YAML file")
+	file := fs.String("f", "", "with apply and validate: the integration's YAML file")
 	fs.StringVar(&e.cfg.PublicURL, "public-url", e.cfg.PublicURL, "URL the platforms reach lsqbridge at (env LSQBRIDGE_PUBLIC_URL)")
 	offline := fs.Bool("offline", false, "with apply: do not check the rules' field names against LeadSquared")
 	forPowers := fs.String("for", "", "with rotate-token: which credential(s), comma-separated: "+powerList+", or all")
-	fs.BoolVar(&e.cfg.AllowLoopback, "allow-loopback", e.cfg.AllowLoopback, "with apply: accept platform URLs on loopback addresses, over http:// too (local fakes only; env LSQBRIDGE_ALLOW_LOOPBACK)")
+	fs.BoolVar(&e.cfg.AllowLoopback, "allow-loopback", e.cfg.AllowLoopback, "with apply and validate: accept platform URLs on loopback addresses, over http:// too (local fakes only; env LSQBRIDGE_ALLOW_LOOPBACK)")
 	args, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return err
+	}
+	if sub == "validate" {
+		return integrationValidate(e, *file)
 	}
 
 	// Parse and resolve the file before touching the database, so a bad

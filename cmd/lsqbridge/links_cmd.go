@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 
@@ -14,8 +13,7 @@ func cmdLinks(e *env, args []string) error {
 	if len(args) == 0 || args[0] != "unpause" {
 		return errors.New("usage: lsqbridge links unpause --integration ID LINK_ID...")
 	}
-	fs := flag.NewFlagSet("links unpause", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("links unpause")
 	e.cfg.bindDB(fs)
 	integration := fs.String("integration", "", "the links' integration (required)")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -11,6 +11,8 @@ import (
 type cli struct {
 	t   testing.TB
 	env map[string]string
+	// tty runs the command as if stderr were a terminal (progress shown).
+	tty bool
 }
 
 func (c *cli) getenv(k string) string { return c.env[k] }
@@ -19,7 +21,8 @@ func (c *cli) getenv(k string) string { return c.env[k] }
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb, c.getenv)
+	e := &env{ctx: context.Background(), stdout: &out, stderr: &errb, getenv: c.getenv, cfg: envConfig(c.getenv), tty: c.tty}
+	code := e.run(args)
 	return code, out.String(), errb.String()
 }
 

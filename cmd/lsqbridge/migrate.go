@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -54,8 +53,7 @@ func (e *env) connect(bounded bool) (*pgxpool.Pool, error) {
 }
 
 func cmdMigrate(e *env, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("migrate")
 	e.cfg.bindDB(fs)
 	to := fs.Int64("to", -1, "with down: roll back to this version (0 = everything)")
 	if len(args) == 0 {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +16,7 @@ import (
 // a fresh attempt budget, or drop them.
 
 const outboxUsage = "usage: lsqbridge outbox list [--integration ID] [--status dead,pending] [--limit N]\n" +
-	"       lsqbridge outbox retry --integration ID [--force] ACTION_ID...\n" +
+	"       lsqbridge outbox retry --integration ID [--force] ACTION_ID... | --all\n" +
 	"       lsqbridge outbox drop --integration ID ACTION_ID..."
 
 var outboxStatuses = []string{outbox.StatusPending, outbox.StatusDelivering, outbox.StatusDelivered, outbox.StatusSuperseded, outbox.StatusDead}
@@ -26,13 +26,13 @@ func cmdOutbox(e *env, args []string) error {
 		return errors.New(outboxUsage)
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("outbox "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("outbox " + sub)
 	e.cfg.bindDB(fs)
 	integration := fs.String("integration", "", "the integration the actions belong to")
 	status := fs.String("status", "dead,pending", "with list: statuses to show, comma-separated")
 	limit := fs.Int("limit", 200, "with list: at most this many rows")
 	force := fs.Bool("force", false, "with retry: also retry actions whose earlier delivery may have happened (outcome unknown)")
+	all := fs.Bool("all", false, "with retry: every dead action of the integration (those of unknown outcome need --force too)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -44,6 +44,12 @@ func cmdOutbox(e *env, args []string) error {
 			return fmt.Errorf("list takes no arguments\n%s", outboxUsage)
 		}
 	case "retry", "drop":
+		if *all && (sub != "retry" || *integration == "" || len(pos) > 0) {
+			return fmt.Errorf("--all goes with retry --integration ID and no action ids\n%s", outboxUsage)
+		}
+		if *all {
+			break
+		}
 		if *integration == "" || len(pos) == 0 {
 			return fmt.Errorf("%s needs --integration ID and at least one action id\n%s", sub, outboxUsage)
 		}
@@ -66,6 +72,15 @@ func cmdOutbox(e *env, args []string) error {
 	}
 	defer pool.Close()
 	a := outbox.NewAdmin(pool)
+	if *all {
+		if ids, err = deadActions(e, a, *integration); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			fmt.Fprintf(e.stdout, "no dead actions in %s\n", *integration)
+			return nil
+		}
+	}
 	switch sub {
 	case "list":
 		return outboxList(e, a, *integration, *status, *limit)
@@ -120,6 +135,19 @@ func outboxList(e *env, a *outbox.Admin, integration, statuses string, limit int
 	return t.flush()
 }
 
+// deadActions lists the ids of every dead action of an integration, oldest first.
+func deadActions(e *env, a *outbox.Admin, integration string) ([]int64, error) {
+	rows, err := a.List(e.ctx, integration, []string{outbox.StatusDead}, math.MaxInt32)
+	if err != nil {
+		return nil, fmt.Errorf("list dead actions: %w", err)
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids, nil
+}
+
 // outboxChangeFunc changes one action; it reports whether the row changed,
 // or why it refuses to change it.
 type outboxChangeFunc func(outbox.Row) (changed bool, refusal string, err error)
@@ -128,12 +156,16 @@ type outboxChangeFunc func(outbox.Row) (changed bool, refusal string, err error)
 // could not change; any refusal makes the command fail.
 func outboxChange(e *env, a *outbox.Admin, integration string, ids []int64, change outboxChangeFunc) error {
 	refused := 0
-	for _, id := range ids {
+	p := e.progress()
+	defer p.Done()
+	for i, id := range ids {
+		p.Status("%d/%d actions (action %d)", i+1, len(ids), id)
 		why, err := outboxChangeOne(e, a, integration, id, change)
 		if err != nil {
 			return err
 		}
 		if why != "" {
+			p.Done()
 			fmt.Fprintln(e.stderr, why)
 			refused++
 		}

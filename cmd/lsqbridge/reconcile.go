@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,8 +13,7 @@ import (
 
 // cmdReconcile makes one reconcile pass now (serve also runs one on a timer).
 func cmdReconcile(e *env, args []string) error {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("reconcile")
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "", "only this integration (default: every enabled one)")
 	dryRun := fs.Bool("dry-run", false, "read both platforms and list what disagrees and what a pass would do, without acting")
@@ -35,8 +33,13 @@ func cmdReconcile(e *env, args []string) error {
 	sync := service.NewSync(pool, service.SyncConfig{Agents: agents, Notify: notifier.Notify, Logger: log})
 	r := service.NewReconciler(pool, sync, platforms, service.NewSharedPacer(pool), log)
 	r.DryRun = *dryRun
+	p := e.progress()
+	r.Progress = func(integration string, st service.ReconcileStats) {
+		p.Status("reconciling %s: %d links, %d changed, %d actions, %d errors", integration, st.Links, st.Changed, st.Actions, st.Errors)
+	}
 	start := time.Now()
 	stats, err := r.RunAll(e.ctx, integrations, *id)
+	p.Done()
 	ids := make([]string, 0, len(stats))
 	for k := range stats {
 		ids = append(ids, k)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -139,6 +138,9 @@ type sandboxOptions struct {
 	WrapLeadSquared func(http.Handler) http.Handler
 	// WrapLimeChat does the same for the LimeChat (and Flow-builder) fake.
 	WrapLimeChat func(http.Handler) http.Handler
+	// WrapBridge, when set, wraps lsqbridge's own handler (tests that
+	// record its exchanges).
+	WrapBridge func(http.Handler) http.Handler
 	// Now is both fakes' clock (time.Now when nil).
 	Now        func() time.Time
 	AppOptions []appOption
@@ -263,6 +265,9 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 		s.LC.SetAutomationWebhook(s.URL+"/v1/webhooks/limechat/demo/automation?token="+s.Creds.Automation, nil)
 	}
 
+	if o.WrapBridge != nil {
+		a.handler = o.WrapBridge(a.handler)
+	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- a.serve(sctx, ln) }()
@@ -285,8 +290,7 @@ func startSandbox(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog
 func (s *sandbox) Close() error { return s.stop() }
 
 func cmdSandbox(e *env, args []string) error {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("sandbox")
 	e.cfg.bindServe(fs)
 	lsqAddr := fs.String("leadsquared-listen", "127.0.0.1:8081", "address of the LeadSquared fake")
 	lcAddr := fs.String("limechat-listen", "127.0.0.1:8082", "address of the LimeChat fake")

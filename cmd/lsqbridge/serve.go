@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,8 +21,7 @@ import (
 )
 
 func cmdServe(e *env, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("serve")
 	e.cfg.bindServe(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,6 +66,8 @@ type app struct {
 	pool    *pgxpool.Pool
 	handler http.Handler
 	workers []func(ctx context.Context)
+	// registry holds every metric the process exports (served on /metrics).
+	registry *prometheus.Registry
 
 	integrations *service.Integrations
 	agents       *service.AgentDirectory
@@ -91,7 +91,7 @@ type appOption func(*app)
 func newApp(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger, opts ...appOption) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &app{log: log, pool: pool, shutdownTimeout: cfg.ShutdownTimeout}
+	a := &app{log: log, pool: pool, shutdownTimeout: cfg.ShutdownTimeout, registry: reg}
 	for _, o := range opts {
 		o(a)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -23,8 +22,7 @@ import (
 // as a person through the platforms' own APIs, so the webhooks fire exactly
 // as for a person, and waits for lsqbridge to make the other side follow.
 func cmdUAT(e *env, args []string) error {
-	fs := flag.NewFlagSet("uat", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := e.flagSet("uat")
 	e.cfg.bindDB(fs)
 	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
@@ -41,7 +39,7 @@ func cmdUAT(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.stderr,
+	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(),
 		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
 			HTTPClient: outboundClient(e.cfg.AllowLoopback)})}
 	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)

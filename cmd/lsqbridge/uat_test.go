@@ -21,7 +21,7 @@ import (
 func TestUATPassesAgainstTheSandbox(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, withRelay)
-	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}}
+	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}, tty: true}
 	code, out, errs := c.run("uat", "--timeout", "20s")
 	if code != 0 || !strings.Contains(out, "uat: 5 passed, 0 failed") {
 		t.Fatalf("uat exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)

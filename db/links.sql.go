@@ -10,8 +10,117 @@ import (
 	"time"
 )
 
+const applyFinish = `-- name: ApplyFinish :many
+WITH saved AS (
+    UPDATE links SET
+        owner_email = $7,
+        owner_changed_at = $8,
+        labels = $9,
+        fields = $10,
+        written = $11,
+        seen = $12,
+        lsq_seen_at = $13,
+        limechat_seen_at = $14,
+        state = $15,
+        paused_at = CASE WHEN $16::bool THEN coalesce(paused_at, now()) END,
+        paused_reason = $17,
+        fuse_window_start = $18,
+        fuse_count = $19,
+        updated_at = now()
+    WHERE $20::bool AND integration_id = $1 AND id = $2
+    RETURNING id
+), recorded AS (
+    UPDATE inbound_events SET outcome = $21, detail = $22, link_id = $23,
+        event_type = $24, retry_at = NULL
+    WHERE integration_id = $1 AND id = $3
+    RETURNING id
+)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by)
+SELECT $1, $2, a.kind, a.payload, a.idempotency_key, $3
+FROM (SELECT unnest($4::text[]) AS kind, unnest($5::jsonb[]) AS payload,
+             unnest($6::text[]) AS idempotency_key) a
+ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+RETURNING id
+`
+
+type ApplyFinishParams struct {
+	IntegrationID   string
+	LinkID          int64
+	EventID         *int64
+	Kinds           []string
+	Payloads        [][]byte
+	IdempotencyKeys []string
+	OwnerEmail      string
+	OwnerChangedAt  *time.Time
+	Labels          []string
+	Fields          []byte
+	Written         []byte
+	Seen            []byte
+	LsqSeenAt       *time.Time
+	LimechatSeenAt  *time.Time
+	State           string
+	Paused          bool
+	PausedReason    string
+	FuseWindowStart *time.Time
+	FuseCount       int32
+	SaveLink        bool
+	Outcome         string
+	Detail          string
+	EventLinkID     *int64
+	EventType       string
+}
+
+// Writes what deciding one event concluded, in one round trip: the link's
+// new state (when save_link), the event's outcome, and the actions that
+// follow (outbox rows; a repeated idempotency key adds nothing). Returns
+// the ids of the actions added.
+func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, applyFinish,
+		arg.IntegrationID,
+		arg.LinkID,
+		arg.EventID,
+		arg.Kinds,
+		arg.Payloads,
+		arg.IdempotencyKeys,
+		arg.OwnerEmail,
+		arg.OwnerChangedAt,
+		arg.Labels,
+		arg.Fields,
+		arg.Written,
+		arg.Seen,
+		arg.LsqSeenAt,
+		arg.LimechatSeenAt,
+		arg.State,
+		arg.Paused,
+		arg.PausedReason,
+		arg.FuseWindowStart,
+		arg.FuseCount,
+		arg.SaveLink,
+		arg.Outcome,
+		arg.Detail,
+		arg.EventLinkID,
+		arg.EventType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const linkGet = `-- name: LinkGet :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND id = $2
 `
 
 type LinkGetParams struct {
@@ -45,12 +154,14 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkGetByRecord = `-- name: LinkGetByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 `
 
 type LinkGetByRecordParams struct {
@@ -85,12 +196,14 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2
 `
 
 type LinkGetByTicketParams struct {
@@ -124,6 +237,8 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
@@ -134,7 +249,7 @@ INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, c
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
-RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at
+RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count
 `
 
 type LinkInsertParams struct {
@@ -201,12 +316,14 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkListActive = `-- name: LinkListActive :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND state = 'active' AND id > $2
 ORDER BY id LIMIT $3
 `
@@ -249,6 +366,8 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 			&i.FuseResetAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
 		); err != nil {
 			return nil, err
 		}
@@ -261,7 +380,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 }
 
 const linkLock = `-- name: LinkLock :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LinkLockParams struct {
@@ -295,12 +414,14 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkLockByRecord = `-- name: LinkLockByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 FOR UPDATE
 `
@@ -337,12 +458,70 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
+	)
+	return i, err
+}
+
+const linkLockByRecordOpen = `-- name: LinkLockByRecordOpen :one
+SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = $1 AND l.record_kind = $2 AND l.record_id = $3
+FOR UPDATE OF l
+`
+
+type LinkLockByRecordOpenParams struct {
+	IntegrationID string
+	RecordKind    string
+	RecordID      string
+}
+
+type LinkLockByRecordOpenRow struct {
+	Link      Link
+	OpenKinds []string
+}
+
+// Locks a record's link and reads the kinds of its unfinished actions, in
+// one round trip.
+func (q *Queries) LinkLockByRecordOpen(ctx context.Context, arg LinkLockByRecordOpenParams) (LinkLockByRecordOpenRow, error) {
+	row := q.db.QueryRow(ctx, linkLockByRecordOpen, arg.IntegrationID, arg.RecordKind, arg.RecordID)
+	var i LinkLockByRecordOpenRow
+	err := row.Scan(
+		&i.Link.IntegrationID,
+		&i.Link.ID,
+		&i.Link.RecordKind,
+		&i.Link.RecordID,
+		&i.Link.LeadID,
+		&i.Link.TicketID,
+		&i.Link.ContactID,
+		&i.Link.OwnerEmail,
+		&i.Link.OwnerChangedAt,
+		&i.Link.Labels,
+		&i.Link.Fields,
+		&i.Link.Written,
+		&i.Link.Seen,
+		&i.Link.LsqSeenAt,
+		&i.Link.LimechatSeenAt,
+		&i.Link.State,
+		&i.Link.Origin,
+		&i.Link.PausedAt,
+		&i.Link.PausedReason,
+		&i.Link.FuseResetAt,
+		&i.Link.CreatedAt,
+		&i.Link.UpdatedAt,
+		&i.Link.FuseWindowStart,
+		&i.Link.FuseCount,
+		&i.OpenKinds,
 	)
 	return i, err
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -376,6 +555,61 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
+	)
+	return i, err
+}
+
+const linkLockByTicketOpen = `-- name: LinkLockByTicketOpen :one
+SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = $1 AND l.ticket_id = $2
+FOR UPDATE OF l
+`
+
+type LinkLockByTicketOpenParams struct {
+	IntegrationID string
+	TicketID      *int64
+}
+
+type LinkLockByTicketOpenRow struct {
+	Link      Link
+	OpenKinds []string
+}
+
+func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicketOpenParams) (LinkLockByTicketOpenRow, error) {
+	row := q.db.QueryRow(ctx, linkLockByTicketOpen, arg.IntegrationID, arg.TicketID)
+	var i LinkLockByTicketOpenRow
+	err := row.Scan(
+		&i.Link.IntegrationID,
+		&i.Link.ID,
+		&i.Link.RecordKind,
+		&i.Link.RecordID,
+		&i.Link.LeadID,
+		&i.Link.TicketID,
+		&i.Link.ContactID,
+		&i.Link.OwnerEmail,
+		&i.Link.OwnerChangedAt,
+		&i.Link.Labels,
+		&i.Link.Fields,
+		&i.Link.Written,
+		&i.Link.Seen,
+		&i.Link.LsqSeenAt,
+		&i.Link.LimechatSeenAt,
+		&i.Link.State,
+		&i.Link.Origin,
+		&i.Link.PausedAt,
+		&i.Link.PausedReason,
+		&i.Link.FuseResetAt,
+		&i.Link.CreatedAt,
+		&i.Link.UpdatedAt,
+		&i.Link.FuseWindowStart,
+		&i.Link.FuseCount,
+		&i.OpenKinds,
 	)
 	return i, err
 }
@@ -475,7 +709,7 @@ func (q *Queries) LinkSetWritten(ctx context.Context, arg LinkSetWrittenParams) 
 }
 
 const linkUnpause = `-- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), fuse_window_start = NULL, fuse_count = 0, updated_at = now()
 WHERE integration_id = $1 AND id = $2 AND paused_at IS NOT NULL
 `
 

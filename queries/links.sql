@@ -62,5 +62,61 @@ WHERE integration_id = @integration_id AND state = 'active' AND id > @after_id
 ORDER BY id LIMIT @max_rows;
 
 -- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), fuse_window_start = NULL, fuse_count = 0, updated_at = now()
 WHERE integration_id = @integration_id AND id = @id AND paused_at IS NOT NULL;
+
+-- name: LinkLockByRecordOpen :one
+-- Locks a record's link and reads the kinds of its unfinished actions, in
+-- one round trip.
+SELECT sqlc.embed(l),
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = @integration_id AND l.record_kind = @record_kind AND l.record_id = @record_id
+FOR UPDATE OF l;
+
+-- name: LinkLockByTicketOpen :one
+SELECT sqlc.embed(l),
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = @integration_id AND l.ticket_id = @ticket_id
+FOR UPDATE OF l;
+
+-- name: ApplyFinish :many
+-- Writes what deciding one event concluded, in one round trip: the link's
+-- new state (when save_link), the event's outcome, and the actions that
+-- follow (outbox rows; a repeated idempotency key adds nothing). Returns
+-- the ids of the actions added.
+WITH saved AS (
+    UPDATE links SET
+        owner_email = @owner_email,
+        owner_changed_at = sqlc.narg(owner_changed_at),
+        labels = @labels,
+        fields = @fields,
+        written = @written,
+        seen = @seen,
+        lsq_seen_at = sqlc.narg(lsq_seen_at),
+        limechat_seen_at = sqlc.narg(limechat_seen_at),
+        state = @state,
+        paused_at = CASE WHEN @paused::bool THEN coalesce(paused_at, now()) END,
+        paused_reason = @paused_reason,
+        fuse_window_start = sqlc.narg(fuse_window_start),
+        fuse_count = @fuse_count,
+        updated_at = now()
+    WHERE @save_link::bool AND integration_id = @integration_id AND id = @link_id
+    RETURNING id
+), recorded AS (
+    UPDATE inbound_events SET outcome = @outcome, detail = @detail, link_id = sqlc.narg(event_link_id),
+        event_type = @event_type, retry_at = NULL
+    WHERE integration_id = @integration_id AND id = @event_id
+    RETURNING id
+)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by)
+SELECT @integration_id, @link_id, a.kind, a.payload, a.idempotency_key, @event_id
+FROM (SELECT unnest(@kinds::text[]) AS kind, unnest(@payloads::jsonb[]) AS payload,
+             unnest(@idempotency_keys::text[]) AS idempotency_key) a
+ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+RETURNING id;

@@ -119,6 +119,34 @@ func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int
 	return items, nil
 }
 
+const linkAddMark = `-- name: LinkAddMark :exec
+UPDATE links SET written = jsonb_set(written, ARRAY[$1::text],
+        coalesce(written -> $1::text, '{}'::jsonb)
+        || jsonb_build_object('marks', coalesce((written -> $1::text) -> 'marks', '[]'::jsonb) || jsonb_build_array($2::jsonb)))
+WHERE integration_id = $3 AND id = $4
+`
+
+type LinkAddMarkParams struct {
+	Key           string
+	Mark          []byte
+	IntegrationID string
+	ID            int64
+}
+
+// Appends a mark of a write about to be made to the link's ledger
+// (links.written[key].marks) in one statement, before the call: its echo
+// may come before the delivery is recorded. The ledger is trimmed when the
+// delivery is recorded.
+func (q *Queries) LinkAddMark(ctx context.Context, arg LinkAddMarkParams) error {
+	_, err := q.db.Exec(ctx, linkAddMark,
+		arg.Key,
+		arg.Mark,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	return err
+}
+
 const linkGet = `-- name: LinkGet :one
 SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND id = $2
 `

@@ -120,3 +120,13 @@ FROM (SELECT unnest(@kinds::text[]) AS kind, unnest(@payloads::jsonb[]) AS paylo
              unnest(@idempotency_keys::text[]) AS idempotency_key) a
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
+
+-- name: LinkAddMark :exec
+-- Appends a mark of a write about to be made to the link's ledger
+-- (links.written[key].marks) in one statement, before the call: its echo
+-- may come before the delivery is recorded. The ledger is trimmed when the
+-- delivery is recorded.
+UPDATE links SET written = jsonb_set(written, ARRAY[@key::text],
+        coalesce(written -> @key::text, '{}'::jsonb)
+        || jsonb_build_object('marks', coalesce((written -> @key::text) -> 'marks', '[]'::jsonb) || jsonb_build_array(@mark::jsonb)))
+WHERE integration_id = @integration_id AND id = @id;

@@ -32,13 +32,17 @@ WITH saved AS (
 ), recorded AS (
     UPDATE inbound_events SET outcome = $21, detail = $22, link_id = $23,
         event_type = $24, retry_at = NULL
-    WHERE integration_id = $1 AND id = $3
+    WHERE integration_id = $1 AND id = $6
     RETURNING id
 )
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by)
-SELECT $1, $2, a.kind, a.payload, a.idempotency_key, $3
-FROM (SELECT unnest($4::text[]) AS kind, unnest($5::jsonb[]) AS payload,
-             unnest($6::text[]) AS idempotency_key) a
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, is_head)
+SELECT $1, $2, ($3::text[])[n], ($4::jsonb[])[n], ($5::text[])[n], $6,
+       -- the first action is the link's head when the link has no other
+       -- unfinished action (the link's row is locked: see OutboxInsert)
+       n = 1 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
+                             AND p.status IN ('pending', 'delivering', 'dead'))
+FROM generate_series(1, cardinality($3::text[])) AS n
+ORDER BY n
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id
 `
@@ -46,10 +50,10 @@ RETURNING id
 type ApplyFinishParams struct {
 	IntegrationID   string
 	LinkID          int64
-	EventID         *int64
 	Kinds           []string
 	Payloads        [][]byte
 	IdempotencyKeys []string
+	EventID         *int64
 	OwnerEmail      string
 	OwnerChangedAt  *time.Time
 	Labels          []string
@@ -78,10 +82,10 @@ func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int
 	rows, err := q.db.Query(ctx, applyFinish,
 		arg.IntegrationID,
 		arg.LinkID,
-		arg.EventID,
 		arg.Kinds,
 		arg.Payloads,
 		arg.IdempotencyKeys,
+		arg.EventID,
 		arg.OwnerEmail,
 		arg.OwnerChangedAt,
 		arg.Labels,

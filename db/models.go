@@ -253,4 +253,5 @@ type Outbox struct {
 	DeliveredAt    *time.Time
 	FirstFailedAt  *time.Time
 	Crashes        int32
+	IsHead         bool
 }

@@ -114,10 +114,14 @@ WITH saved AS (
     WHERE integration_id = @integration_id AND id = @event_id
     RETURNING id
 )
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by)
-SELECT @integration_id, @link_id, a.kind, a.payload, a.idempotency_key, @event_id
-FROM (SELECT unnest(@kinds::text[]) AS kind, unnest(@payloads::jsonb[]) AS payload,
-             unnest(@idempotency_keys::text[]) AS idempotency_key) a
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, is_head)
+SELECT @integration_id, @link_id, (@kinds::text[])[n], (@payloads::jsonb[])[n], (@idempotency_keys::text[])[n], @event_id,
+       -- the first action is the link's head when the link has no other
+       -- unfinished action (the link's row is locked: see OutboxInsert)
+       n = 1 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = @integration_id AND p.link_id = @link_id
+                             AND p.status IN ('pending', 'delivering', 'dead'))
+FROM generate_series(1, cardinality(@kinds::text[])) AS n
+ORDER BY n
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
 

@@ -108,7 +108,7 @@ INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occur
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11)
 ON CONFLICT (integration_id, source, dedup_key) DO NOTHING
-RETURNING id, (pg_advisory_xact_lock(hashtextextended($12::text, 42))::text IS NOT NULL)::bool AS locked
+RETURNING id, (pg_advisory_xact_lock(hashtextextended($12::text, $13::bigint))::text IS NOT NULL)::bool AS locked
 `
 
 type InboundInsertLockingParams struct {
@@ -124,6 +124,7 @@ type InboundInsertLockingParams struct {
 	Detail        string
 	RetryAt       *time.Time
 	LeadKey       *string
+	LockNamespace int64
 }
 
 type InboundInsertLockingRow struct {
@@ -133,8 +134,8 @@ type InboundInsertLockingRow struct {
 
 // Records a delivery (nothing when its dedup key was seen before) and, in
 // the same round trip, takes the transaction's advisory lock on the lead it
-// is about (namespace 42, see service.LockLead; no lock when lead_key is
-// NULL): the first statement of applying a webhook.
+// is about (as LockXact does; no lock when lead_key is NULL): the first
+// statement of applying a webhook.
 func (q *Queries) InboundInsertLocking(ctx context.Context, arg InboundInsertLockingParams) (InboundInsertLockingRow, error) {
 	row := q.db.QueryRow(ctx, inboundInsertLocking,
 		arg.IntegrationID,
@@ -149,6 +150,7 @@ func (q *Queries) InboundInsertLocking(ctx context.Context, arg InboundInsertLoc
 		arg.Detail,
 		arg.RetryAt,
 		arg.LeadKey,
+		arg.LockNamespace,
 	)
 	var i InboundInsertLockingRow
 	err := row.Scan(&i.ID, &i.Locked)

@@ -243,7 +243,7 @@ func (r *Relay) record(ctx context.Context, tx pgx.Tx, a Action, o Outcome) (str
 		if waited && !o.RateLimited && !o.Deferred {
 			n, err = q.OutboxMarkDead(ctx, db.OutboxMarkDeadParams{IntegrationID: a.IntegrationID, ID: a.ID,
 				LastError: fmt.Sprintf("still failing after retrying for %s: %s", r.cfg.RetryFor, errString(o.Err)),
-				Outcome:   cmp.Or(o.Note, "gave up"), Attempt: att})
+				Outcome:   cmp.Or(o.Note, NoteGaveUp), Attempt: att})
 			status = StatusDead
 			break
 		}

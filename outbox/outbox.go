@@ -26,6 +26,29 @@ const (
 	StatusDead       = "dead"
 )
 
+// Outcomes an attempt leaves in a row's outcome column. Handlers and the
+// relay set them; the SQL in queries/outbox.sql writes the same words
+// (maybe_sent and crashed on a lease expiry, merged, dropped).
+const (
+	// NoteNotSent: the request certainly did not reach the platform (it
+	// could not connect, or the platform refused it before acting: 429, 503).
+	NoteNotSent = "not_sent"
+	// NoteMaybeSent: the request may have reached the platform. A create
+	// looks for its own result before creating again.
+	NoteMaybeSent = "maybe_sent"
+	// NoteUnknown: a Flow-builder event that may have been sent. It is
+	// never sent again automatically: a person decides.
+	NoteUnknown = "unknown"
+	// NoteCrashed: the relay stopped mid-delivery MaxCrashes times.
+	NoteCrashed = "crashed"
+	// NoteGaveUp: transient failures lasted the whole retry window.
+	NoteGaveUp = "gave up"
+	// NoteMerged: folded into an earlier action of the same link.
+	NoteMerged = "merged"
+	// NoteDropped: a person dropped it (outbox drop).
+	NoteDropped = "dropped"
+)
+
 // NewAction is an action to enqueue.
 type NewAction struct {
 	IntegrationID string

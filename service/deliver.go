@@ -120,15 +120,15 @@ func (x *delivery) failed(ctx context.Context, op string, err error, leadSquared
 			}
 			x.pacer.Pause(x.in.ID, until)
 		}
-		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RateLimited: true, RetryAfter: after, Note: "not_sent"}
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RateLimited: true, RetryAfter: after, Note: outbox.NoteNotSent}
 	case ClassPermanent:
 		return outbox.Outcome{Verdict: outbox.Dead, Err: err, Note: "rejected by platform"}
 	case ClassUncertain:
-		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: "maybe_sent"}
+		return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: outbox.NoteMaybeSent}
 	}
-	note := "maybe_sent"
+	note := outbox.NoteMaybeSent
 	if notSent(err) {
-		note = "not_sent"
+		note = outbox.NoteNotSent
 	}
 	return outbox.Outcome{Verdict: outbox.Retry, Err: err, RetryAfter: after, Note: note}
 }
@@ -153,7 +153,7 @@ func (x *delivery) needTicket() (outbox.Outcome, bool) {
 	// Not a failure: the action waits for the ticket (its create may be
 	// held behind a dead action, or retried), spending no attempt.
 	return outbox.Outcome{Verdict: outbox.Retry, Deferred: true, RetryAfter: ticketWait,
-		Err: errors.New("waiting for the link's ticket to be created"), Note: "not_sent"}, false
+		Err: errors.New("waiting for the link's ticket to be created"), Note: outbox.NoteNotSent}, false
 }
 
 // shortPace is the longest a worker waits for a LeadSquared token itself;
@@ -170,14 +170,14 @@ func (x *delivery) pace(ctx context.Context) (outbox.Outcome, bool) {
 			return outbox.Outcome{}, true
 		}
 		if wait > shortPace {
-			return outbox.Outcome{Verdict: outbox.Retry, RetryAfter: wait, Deferred: true, Note: "not_sent",
+			return outbox.Outcome{Verdict: outbox.Retry, RetryAfter: wait, Deferred: true, Note: outbox.NoteNotSent,
 				Err: fmt.Errorf("waiting %s for the integration's LeadSquared pace (%d calls per 5 s)", wait.Round(time.Millisecond), x.in.RequestsPer5s)}, false
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return outbox.Outcome{Verdict: outbox.Retry, Err: ctx.Err(), Note: "not_sent"}, false
+			return outbox.Outcome{Verdict: outbox.Retry, Err: ctx.Err(), Note: outbox.NoteNotSent}, false
 		case <-t.C:
 		}
 	}
@@ -349,11 +349,11 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 	}
 	prev := strconv.FormatInt(cur.AssigneeID, 10)
 	if err := x.markWrite(ctx, writtenAssignee, p.Email, prev, sent); err != nil {
-		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the assignment: %w", err), Note: "not_sent"}
+		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the assignment: %w", err), Note: outbox.NoteNotSent}
 	}
 	if err := x.c.LimeChat.Assign(ctx, x.link.TicketID, agentID); err != nil {
 		o := x.failed(ctx, "assign ticket", err, false)
-		if o.Note == "not_sent" {
+		if o.Note == outbox.NoteNotSent {
 			x.unmarkWrite(ctx, writtenAssignee, sent)
 		}
 		return o
@@ -442,10 +442,10 @@ func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
 		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
 	}
 	if x.c.FlowBuilder == nil {
-		return outbox.Outcome{Verdict: outbox.Dead, Err: errors.New("the integration has no flow_builder settings"), Note: "not_sent"}
+		return outbox.Outcome{Verdict: outbox.Dead, Err: errors.New("the integration has no flow_builder settings"), Note: outbox.NoteNotSent}
 	}
-	if x.a.Attempts > 1 && x.a.LastOutcome != "not_sent" {
-		return outbox.Outcome{Verdict: outbox.Dead, Note: "unknown", Err: fmt.Errorf(
+	if x.a.Attempts > 1 && x.a.LastOutcome != outbox.NoteNotSent {
+		return outbox.Outcome{Verdict: outbox.Dead, Note: outbox.NoteUnknown, Err: fmt.Errorf(
 			"a previous attempt may have reached Flow-builder (%s); not re-sent so the customer is not messaged twice: "+
 				"check Flow-builder, then `lsqbridge outbox retry` or `drop`", x.a.LastError)}
 	}
@@ -461,9 +461,9 @@ func (x *delivery) flowEvent(ctx context.Context) outbox.Outcome {
 	ev := FlowEvent{DistinctID: firstNonEmpty(p.DistinctID, p.Phone), Phone: p.Phone, Event: p.Event, Data: p.Data}
 	if err := x.c.FlowBuilder.SendEvent(ctx, ev); err != nil {
 		o := x.failed(ctx, "send Flow-builder event", err, false)
-		if o.Verdict == outbox.Retry && o.Note != "not_sent" {
+		if o.Verdict == outbox.Retry && o.Note != outbox.NoteNotSent {
 			// It may have been delivered: a person decides, never a retry.
-			o.Verdict, o.Note = outbox.Dead, "unknown"
+			o.Verdict, o.Note = outbox.Dead, outbox.NoteUnknown
 		}
 		return o
 	}
@@ -541,7 +541,7 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 	echoes := ownerEmail != "" && x.link.Kind == KindOpportunity
 	if echoes {
 		if err := x.markWrite(ctx, writtenOwner, ownerEmail, "", sent); err != nil {
-			return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the owner write: %w", err), Note: "not_sent"}
+			return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the owner write: %w", err), Note: outbox.NoteNotSent}
 		}
 	}
 	if x.link.Kind == KindOpportunity {
@@ -551,7 +551,7 @@ func (x *delivery) updateRecord(ctx context.Context) outbox.Outcome {
 	}
 	if err != nil {
 		o := x.failed(ctx, "update "+string(x.link.Kind), err, true)
-		if echoes && o.Note == "not_sent" {
+		if echoes && o.Note == outbox.NoteNotSent {
 			x.unmarkWrite(ctx, writtenOwner, sent)
 		}
 		return o

@@ -23,7 +23,7 @@ func (x *delivery) flowPhone(ctx context.Context, p *FlowEventPayload) (outbox.O
 		if err != nil {
 			o := x.failed(ctx, "read the ticket's contact for its phone", err, false)
 			if o.Verdict == outbox.Retry {
-				o.Note = "not_sent" // the event itself was not sent
+				o.Note = outbox.NoteNotSent // the event itself was not sent
 			}
 			return o, false
 		}
@@ -40,6 +40,6 @@ func (x *delivery) flowPhone(ctx context.Context, p *FlowEventPayload) (outbox.O
 	} else {
 		why += ", and it has no ticket"
 	}
-	return outbox.Outcome{Verdict: outbox.Dead, Note: "not_sent",
+	return outbox.Outcome{Verdict: outbox.Dead, Note: outbox.NoteNotSent,
 		Err: errors.New("no phone for this record: " + why + "; the Flow-builder event was not sent")}, false
 }

@@ -54,7 +54,7 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 		return nil, 0, fmt.Errorf("database connection: %w", err)
 	}
 	defer conn.Release()
-	unlock, err := sessionLocks(ctx, conn.Conn(), ticketLockKey(in.ID, tc.ticket.ID), 43, leadLockKey(in.ID, leadID), 42)
+	unlock, err := sessionLocks(ctx, conn.Conn(), sessionLock{ticketLockKey(in.ID, tc.ticket.ID), lockTicket}, sessionLock{leadLockKey(in.ID, leadID), lockLead})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -332,26 +332,3 @@ func formActions(in *Integration, l *Link, tc *ticketContext, values map[string]
 	}}
 }
 
-// sessionLocks takes session-level advisory locks (key, namespace pairs, in
-// order) on conn and returns their release. They conflict with the
-// transaction-level locks of the same keys (LockLead), and
-// end with the session if the process dies.
-func sessionLocks(ctx context.Context, conn *pgx.Conn, keysAndSpaces ...any) (func(), error) {
-	var held [][2]any
-	release := func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		for i := len(held) - 1; i >= 0; i-- {
-			_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, $2))", held[i][0], held[i][1])
-		}
-	}
-	for i := 0; i+1 < len(keysAndSpaces); i += 2 {
-		k, space := keysAndSpaces[i], keysAndSpaces[i+1]
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, $2))", k, space); err != nil {
-			release()
-			return nil, fmt.Errorf("lock %v: %w", k, err)
-		}
-		held = append(held, [2]any{k, space})
-	}
-	return release, nil
-}

@@ -76,6 +76,7 @@ func (r inbound) insertLocking(ctx context.Context, q *db.Queries, leadKey strin
 	if leadKey != "" {
 		p.LeadKey = &leadKey
 	}
+	p.LockNamespace = lockLead
 	row, err := q.InboundInsertLocking(ctx, p)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("record inbound event: %w", err)

@@ -107,7 +107,12 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 
 	// Leads: one paged RecentlyModified call instead of a read per link.
 	from := started.Add(-firstWatermark)
-	if wm, err := r.q.IntegrationReconciledAt(ctx, in.ID); err == nil && wm != nil {
+	wm, err := r.q.IntegrationReconciledAt(ctx, in.ID)
+	if err != nil {
+		// Not a reason to read a week of leads again: try next pass.
+		return st, fmt.Errorf("read the reconcile watermark: %w", err)
+	}
+	if wm != nil {
 		from = wm.Add(-watermarkOverlap)
 	}
 	if err := r.pacer.Wait(ctx, in.ID, in.RequestsPer5s); err != nil {
@@ -372,14 +377,24 @@ func (r *Reconciler) RunEvery(ctx context.Context, integrations *Integrations, e
 		// One replica at a time: a session advisory lock held for the pass.
 		conn, err := r.pool.Acquire(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("reconcile: no database connection; the next pass tries again", "err", err)
+			}
 			continue
 		}
-		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(727275)").Scan(&got); err == nil && got {
+		q := db.New(conn)
+		lock := db.TryLockSessionParams{Key: "reconciler", Namespace: lockReconciler}
+		got, err := q.TryLockSession(ctx, lock)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("take the reconciler's lock", "err", err)
+		}
+		if got {
 			if _, err := r.RunAll(ctx, integrations, ""); err != nil && ctx.Err() == nil {
 				r.log.Warn("reconcile pass", "err", err)
 			}
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(727275)")
+			if err := q.UnlockSession(context.WithoutCancel(ctx), db.UnlockSessionParams(lock)); err != nil {
+				r.log.Warn("release the reconciler's lock", "err", err)
+			}
 		}
 		conn.Release()
 	}

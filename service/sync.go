@@ -422,23 +422,6 @@ func (d *txDirectory) ByEmail(email string) (Agent, bool) {
 	return agentFromRow(r), true
 }
 
-// leadLockKey names the advisory lock of one lead (namespace 42).
-func leadLockKey(integration, leadID string) string { return integration + ":" + leadID }
-
-// LockLead takes a transaction-scoped advisory lock on one lead of one
-// integration. Webhook application and the opportunity form both take it,
-// so a webhook about an opportunity the form is creating waits for the
-// form's link instead of opening a second ticket.
-func LockLead(ctx context.Context, tx pgx.Tx, integration, leadID string) error {
-	if leadID == "" {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", leadLockKey(integration, leadID)); err != nil {
-		return fmt.Errorf("lock lead %s: %w", leadID, err)
-	}
-	return nil
-}
-
 // recoverFormCapture handles the opportunity-created webhook of an
 // opportunity whose form submission was interrupted after LeadSquared
 // created it (a crash, or an answer that never came): the opportunity is

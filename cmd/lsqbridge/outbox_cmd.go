@@ -86,7 +86,7 @@ func cmdOutbox(e *env, args []string) error {
 		return outboxList(e, a, *integration, *status, *limit)
 	case "retry":
 		return outboxChange(e, a, *integration, ids, func(r outbox.Row) (bool, string, error) {
-			if r.Outcome == "unknown" && !*force {
+			if r.Outcome == outbox.NoteUnknown && !*force {
 				return false, fmt.Sprintf("action %d (%s): may have reached %s before its attempt failed (outcome unknown);"+
 					" check there first, then retry with --force, or drop it", r.ID, r.Kind, platformOf(r.Kind)), nil
 			}

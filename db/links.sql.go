@@ -10,6 +10,86 @@ import (
 	"time"
 )
 
+const linkAdoptTicket = `-- name: LinkAdoptTicket :execrows
+UPDATE links SET ticket_id = $1, contact_id = coalesce($2, contact_id), state = 'active',
+    origin = $3, owner_email = $4, owner_changed_at = $5, labels = $6,
+    written = $7, limechat_seen_at = $8, updated_at = now()
+WHERE integration_id = $9 AND id = $10 AND state = 'pending_ticket' AND ticket_id IS NULL
+`
+
+type LinkAdoptTicketParams struct {
+	TicketID       *int64
+	ContactID      *int64
+	Origin         string
+	OwnerEmail     string
+	OwnerChangedAt *time.Time
+	Labels         []string
+	Written        []byte
+	LimechatSeenAt *time.Time
+	IntegrationID  string
+	ID             int64
+}
+
+// Gives a link that waits for its ticket an existing one (a lead the
+// opportunity form created, whose lead-created webhook got in first).
+func (q *Queries) LinkAdoptTicket(ctx context.Context, arg LinkAdoptTicketParams) (int64, error) {
+	result, err := q.db.Exec(ctx, linkAdoptTicket,
+		arg.TicketID,
+		arg.ContactID,
+		arg.Origin,
+		arg.OwnerEmail,
+		arg.OwnerChangedAt,
+		arg.Labels,
+		arg.Written,
+		arg.LimechatSeenAt,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const linkFollowTicket = `-- name: LinkFollowTicket :execrows
+WITH moved AS (
+    UPDATE links SET ticket_id = $2, written = $5, updated_at = now()
+    WHERE links.integration_id = $6 AND links.id = $7 AND links.ticket_id = $1
+    RETURNING links.integration_id, links.id
+)
+INSERT INTO link_tickets (integration_id, link_id, ticket_id, followed_by, ticket_status, caused_by)
+SELECT moved.integration_id, moved.id, $1, $2, $3, $4
+FROM moved
+`
+
+type LinkFollowTicketParams struct {
+	OldTicketID   int64
+	NewTicketID   int64
+	OldStatus     string
+	CausedBy      *int64
+	Written       []byte
+	IntegrationID string
+	ID            int64
+}
+
+// Moves a link from its ticket to the record's next conversation, keeping
+// the old ticket in link_tickets; only while it still has the old one.
+func (q *Queries) LinkFollowTicket(ctx context.Context, arg LinkFollowTicketParams) (int64, error) {
+	result, err := q.db.Exec(ctx, linkFollowTicket,
+		arg.OldTicketID,
+		arg.NewTicketID,
+		arg.OldStatus,
+		arg.CausedBy,
+		arg.Written,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const linkGet = `-- name: LinkGet :one
 SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
 `
@@ -90,7 +170,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 ORDER BY id LIMIT 1
 `
 
 type LinkGetByTicketParams struct {
@@ -100,6 +180,46 @@ type LinkGetByTicketParams struct {
 
 func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams) (Link, error) {
 	row := q.db.QueryRow(ctx, linkGetByTicket, arg.IntegrationID, arg.TicketID)
+	var i Link
+	err := row.Scan(
+		&i.IntegrationID,
+		&i.ID,
+		&i.RecordKind,
+		&i.RecordID,
+		&i.LeadID,
+		&i.TicketID,
+		&i.ContactID,
+		&i.OwnerEmail,
+		&i.OwnerChangedAt,
+		&i.Labels,
+		&i.Fields,
+		&i.Written,
+		&i.Seen,
+		&i.LsqSeenAt,
+		&i.LimechatSeenAt,
+		&i.State,
+		&i.Origin,
+		&i.PausedAt,
+		&i.PausedReason,
+		&i.FuseResetAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const linkGetByTicketKind = `-- name: LinkGetByTicketKind :one
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 AND record_kind = $3
+`
+
+type LinkGetByTicketKindParams struct {
+	IntegrationID string
+	TicketID      *int64
+	RecordKind    string
+}
+
+func (q *Queries) LinkGetByTicketKind(ctx context.Context, arg LinkGetByTicketKindParams) (Link, error) {
+	row := q.db.QueryRow(ctx, linkGetByTicketKind, arg.IntegrationID, arg.TicketID, arg.RecordKind)
 	var i Link
 	err := row.Scan(
 		&i.IntegrationID,
@@ -260,6 +380,64 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 	return items, nil
 }
 
+const linkListByContact = `-- name: LinkListByContact :many
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+WHERE integration_id = $1 AND contact_id = $2 AND state = 'active'
+  AND ticket_id IS NOT NULL AND ticket_id <> $3
+ORDER BY id
+`
+
+type LinkListByContactParams struct {
+	IntegrationID  string
+	ContactID      *int64
+	ExceptTicketID *int64
+}
+
+// Active links whose ticket belongs to a LimeChat contact, other than one
+// ticket: the records a new conversation of that contact may follow up.
+func (q *Queries) LinkListByContact(ctx context.Context, arg LinkListByContactParams) ([]Link, error) {
+	rows, err := q.db.Query(ctx, linkListByContact, arg.IntegrationID, arg.ContactID, arg.ExceptTicketID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Link{}
+	for rows.Next() {
+		var i Link
+		if err := rows.Scan(
+			&i.IntegrationID,
+			&i.ID,
+			&i.RecordKind,
+			&i.RecordID,
+			&i.LeadID,
+			&i.TicketID,
+			&i.ContactID,
+			&i.OwnerEmail,
+			&i.OwnerChangedAt,
+			&i.Labels,
+			&i.Fields,
+			&i.Written,
+			&i.Seen,
+			&i.LsqSeenAt,
+			&i.LimechatSeenAt,
+			&i.State,
+			&i.Origin,
+			&i.PausedAt,
+			&i.PausedReason,
+			&i.FuseResetAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const linkLock = `-- name: LinkLock :one
 SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
@@ -342,7 +520,7 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -350,6 +528,8 @@ type LinkLockByTicketParams struct {
 	TicketID      *int64
 }
 
+// The ticket's first link (a ticket may be shared by a lead and an
+// opportunity; LinkLockSharers locks the others, always in id order).
 func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketParams) (Link, error) {
 	row := q.db.QueryRow(ctx, linkLockByTicket, arg.IntegrationID, arg.TicketID)
 	var i Link
@@ -378,6 +558,62 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const linkLockSharers = `-- name: LinkLockSharers :many
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+WHERE integration_id = $1 AND ticket_id = $2 AND id <> $3
+ORDER BY id FOR UPDATE
+`
+
+type LinkLockSharersParams struct {
+	IntegrationID string
+	TicketID      *int64
+	ExceptID      int64
+}
+
+// The other links of a ticket, locked in id order.
+func (q *Queries) LinkLockSharers(ctx context.Context, arg LinkLockSharersParams) ([]Link, error) {
+	rows, err := q.db.Query(ctx, linkLockSharers, arg.IntegrationID, arg.TicketID, arg.ExceptID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Link{}
+	for rows.Next() {
+		var i Link
+		if err := rows.Scan(
+			&i.IntegrationID,
+			&i.ID,
+			&i.RecordKind,
+			&i.RecordID,
+			&i.LeadID,
+			&i.TicketID,
+			&i.ContactID,
+			&i.OwnerEmail,
+			&i.OwnerChangedAt,
+			&i.Labels,
+			&i.Fields,
+			&i.Written,
+			&i.Seen,
+			&i.LsqSeenAt,
+			&i.LimechatSeenAt,
+			&i.State,
+			&i.Origin,
+			&i.PausedAt,
+			&i.PausedReason,
+			&i.FuseResetAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const linkSaveState = `-- name: LinkSaveState :exec

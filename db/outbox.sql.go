@@ -19,10 +19,10 @@ WITH ready AS (
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
-      AND NOT EXISTS (
+      AND (o.unordered OR NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering', 'dead'))
+            AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
     ORDER BY o.next_attempt_at, o.id
     LIMIT $2
     FOR UPDATE OF o SKIP LOCKED
@@ -31,7 +31,7 @@ UPDATE outbox AS t
 SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make_interval(secs => $1::float8)
 FROM ready
 WHERE t.integration_id = ready.integration_id AND t.id = ready.id
-RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes
+RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes, t.unordered
 `
 
 type OutboxClaimParams struct {
@@ -45,7 +45,8 @@ type OutboxClaimParams struct {
 // paused integrations. Claimed rows become 'delivering' under a lease. The
 // head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
 // claim costs the same whatever the backlog (a DISTINCT ON over every open
-// row grew with it: 73 ms at 2,000).
+// row grew with it: 73 ms at 2,000). An unordered action (a note) is outside
+// its link's order: never held, and it holds nothing.
 func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Outbox, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, arg.LeaseSeconds, arg.MaxRows)
 	if err != nil {
@@ -74,6 +75,7 @@ func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Out
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -125,7 +127,7 @@ func (q *Queries) OutboxDrop(ctx context.Context, arg OutboxDropParams) (int64, 
 }
 
 const outboxGet = `-- name: OutboxGet :one
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox WHERE integration_id = $1 AND id = $2
 `
 
 type OutboxGetParams struct {
@@ -155,13 +157,15 @@ func (q *Queries) OutboxGet(ctx context.Context, arg OutboxGetParams) (Outbox, e
 		&i.DeliveredAt,
 		&i.FirstFailedAt,
 		&i.Crashes,
+		&i.Unordered,
 	)
 	return i, err
 }
 
 const outboxInsert = `-- name: OutboxInsert :one
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()))
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()),
+        $8)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id
 `
@@ -174,6 +178,7 @@ type OutboxInsertParams struct {
 	IdempotencyKey string
 	CausedBy       *int64
 	NextAttemptAt  *time.Time
+	Unordered      bool
 }
 
 func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int64, error) {
@@ -185,6 +190,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 		arg.IdempotencyKey,
 		arg.CausedBy,
 		arg.NextAttemptAt,
+		arg.Unordered,
 	)
 	var id int64
 	err := row.Scan(&id)
@@ -192,7 +198,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 }
 
 const outboxList = `-- name: OutboxList :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox
 WHERE ($1::text IS NULL OR integration_id = $1)
   AND status = ANY($2::text[])
 ORDER BY id LIMIT $3
@@ -232,6 +238,7 @@ func (q *Queries) OutboxList(ctx context.Context, arg OutboxListParams) ([]Outbo
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -428,7 +435,7 @@ func (q *Queries) OutboxMarkSuperseded(ctx context.Context, arg OutboxMarkSupers
 const outboxOpenBefore = `-- name: OutboxOpenBefore :one
 SELECT count(*)::bigint FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
-  AND created_at < $3
+  AND created_at < $3 AND NOT unordered
 `
 
 type OutboxOpenBeforeParams struct {
@@ -448,7 +455,7 @@ func (q *Queries) OutboxOpenBefore(ctx context.Context, arg OutboxOpenBeforePara
 
 const outboxOpenCount = `-- name: OutboxOpenCount :one
 SELECT count(*)::bigint FROM outbox
-WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
+WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering') AND NOT unordered
 `
 
 type OutboxOpenCountParams struct {
@@ -456,6 +463,7 @@ type OutboxOpenCountParams struct {
 	LinkID        int64
 }
 
+// Unfinished actions of a link that change something (notes do not).
 func (q *Queries) OutboxOpenCount(ctx context.Context, arg OutboxOpenCountParams) (int64, error) {
 	row := q.db.QueryRow(ctx, outboxOpenCount, arg.IntegrationID, arg.LinkID)
 	var column_1 int64
@@ -496,7 +504,7 @@ func (q *Queries) OutboxOpenKinds(ctx context.Context, arg OutboxOpenKindsParams
 }
 
 const outboxPendingOfKinds = `-- name: OutboxPendingOfKinds :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND kind = ANY($3::text[])
   AND status = 'pending' AND id > $4
 ORDER BY id
@@ -545,6 +553,7 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -626,7 +635,7 @@ func (q *Queries) OutboxRetry(ctx context.Context, arg OutboxRetryParams) (int64
 const outboxStats = `-- name: OutboxStats :many
 SELECT integration_id, status, count(*)::bigint AS n,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
-       count(DISTINCT link_id)::bigint AS links
+       (count(DISTINCT link_id) FILTER (WHERE NOT unordered))::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status
 `

@@ -14,7 +14,15 @@ WHERE integration_id = @integration_id AND record_kind = @record_kind AND record
 FOR UPDATE;
 
 -- name: LinkLockByTicket :one
-SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id FOR UPDATE;
+-- The ticket's first link (a ticket may be shared by a lead and an
+-- opportunity; LinkLockSharers locks the others, always in id order).
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id ORDER BY id LIMIT 1 FOR UPDATE;
+
+-- name: LinkLockSharers :many
+-- The other links of a ticket, locked in id order.
+SELECT * FROM links
+WHERE integration_id = @integration_id AND ticket_id = @ticket_id AND id <> @except_id
+ORDER BY id FOR UPDATE;
 
 -- name: LinkLock :one
 SELECT * FROM links WHERE integration_id = @integration_id AND id = @id FOR UPDATE;
@@ -23,7 +31,10 @@ SELECT * FROM links WHERE integration_id = @integration_id AND id = @id FOR UPDA
 SELECT * FROM links WHERE integration_id = @integration_id AND id = @id;
 
 -- name: LinkGetByTicket :one
-SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id;
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id ORDER BY id LIMIT 1;
+
+-- name: LinkGetByTicketKind :one
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id AND record_kind = @record_kind;
 
 -- name: LinkGetByRecord :one
 SELECT * FROM links WHERE integration_id = @integration_id AND record_kind = @record_kind AND record_id = @record_id;
@@ -64,3 +75,31 @@ ORDER BY id LIMIT @max_rows;
 -- name: LinkUnpause :execrows
 UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
 WHERE integration_id = @integration_id AND id = @id AND paused_at IS NOT NULL;
+
+-- name: LinkListByContact :many
+-- Active links whose ticket belongs to a LimeChat contact, other than one
+-- ticket: the records a new conversation of that contact may follow up.
+SELECT * FROM links
+WHERE integration_id = @integration_id AND contact_id = @contact_id AND state = 'active'
+  AND ticket_id IS NOT NULL AND ticket_id <> @except_ticket_id
+ORDER BY id;
+
+-- name: LinkFollowTicket :execrows
+-- Moves a link from its ticket to the record's next conversation, keeping
+-- the old ticket in link_tickets; only while it still has the old one.
+WITH moved AS (
+    UPDATE links SET ticket_id = @new_ticket_id, written = @written, updated_at = now()
+    WHERE links.integration_id = @integration_id AND links.id = @id AND links.ticket_id = @old_ticket_id
+    RETURNING links.integration_id, links.id
+)
+INSERT INTO link_tickets (integration_id, link_id, ticket_id, followed_by, ticket_status, caused_by)
+SELECT moved.integration_id, moved.id, @old_ticket_id, @new_ticket_id, @old_status, sqlc.narg(caused_by)
+FROM moved;
+
+-- name: LinkAdoptTicket :execrows
+-- Gives a link that waits for its ticket an existing one (a lead the
+-- opportunity form created, whose lead-created webhook got in first).
+UPDATE links SET ticket_id = @ticket_id, contact_id = coalesce(sqlc.narg(contact_id), contact_id), state = 'active',
+    origin = @origin, owner_email = @owner_email, owner_changed_at = sqlc.narg(owner_changed_at), labels = @labels,
+    written = @written, limechat_seen_at = sqlc.narg(limechat_seen_at), updated_at = now()
+WHERE integration_id = @integration_id AND id = @id AND state = 'pending_ticket' AND ticket_id IS NULL;

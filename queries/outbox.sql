@@ -1,6 +1,7 @@
 -- name: OutboxInsert :one
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at)
-VALUES (@integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by), coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()))
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered)
+VALUES (@integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by), coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()),
+        @unordered)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
 
@@ -11,7 +12,8 @@ RETURNING id;
 -- paused integrations. Claimed rows become 'delivering' under a lease. The
 -- head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
 -- claim costs the same whatever the backlog (a DISTINCT ON over every open
--- row grew with it: 73 ms at 2,000).
+-- row grew with it: 73 ms at 2,000). An unordered action (a note) is outside
+-- its link's order: never held, and it holds nothing.
 WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
@@ -20,10 +22,10 @@ WITH ready AS (
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
-      AND NOT EXISTS (
+      AND (o.unordered OR NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering', 'dead'))
+            AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
     ORDER BY o.next_attempt_at, o.id
     LIMIT @max_rows
     FOR UPDATE OF o SKIP LOCKED
@@ -123,7 +125,7 @@ WHERE (integration_id, id) IN (
 -- Depth and age by status, and the links a dead action holds.
 SELECT integration_id, status, count(*)::bigint AS n,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
-       count(DISTINCT link_id)::bigint AS links
+       (count(DISTINCT link_id) FILTER (WHERE NOT unordered))::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status;
 
@@ -150,8 +152,9 @@ WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pe
 -- taken after them may not show their effect yet.
 SELECT count(*)::bigint FROM outbox
 WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering')
-  AND created_at < @before;
+  AND created_at < @before AND NOT unordered;
 
 -- name: OutboxOpenCount :one
+-- Unfinished actions of a link that change something (notes do not).
 SELECT count(*)::bigint FROM outbox
-WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering');
+WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering') AND NOT unordered;

@@ -170,7 +170,8 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 ORDER BY id LIMIT 1
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+ORDER BY record_kind = 'opportunity' DESC, id LIMIT 1
 `
 
 type LinkGetByTicketParams struct {
@@ -178,6 +179,7 @@ type LinkGetByTicketParams struct {
 	TicketID      *int64
 }
 
+// The ticket's link; of a lead and an opportunity sharing it, the opportunity's.
 func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams) (Link, error) {
 	row := q.db.QueryRow(ctx, linkGetByTicket, arg.IntegrationID, arg.TicketID)
 	var i Link

@@ -31,7 +31,9 @@ SELECT * FROM links WHERE integration_id = @integration_id AND id = @id FOR UPDA
 SELECT * FROM links WHERE integration_id = @integration_id AND id = @id;
 
 -- name: LinkGetByTicket :one
-SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id ORDER BY id LIMIT 1;
+-- The ticket's link; of a lead and an opportunity sharing it, the opportunity's.
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id
+ORDER BY record_kind = 'opportunity' DESC, id LIMIT 1;
 
 -- name: LinkGetByTicketKind :one
 SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id AND record_kind = @record_kind;

@@ -161,6 +161,12 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return r, err
 		}
 	}
+	if link == nil && ev.Type == EventConversationCreated {
+		// A closed ticket's customer wrote again (followup.go).
+		if r, done, err := s.followUp(ctx, tx, in, ev, id); err != nil || done {
+			return r, err
+		}
+	}
 	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
 	if link != nil && ev.Type != EventReconcile {
 		// (A reconcile read has no action in flight from before it — see
@@ -217,7 +223,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		for i, a := range d.Actions {
 			rows[i] = outbox.NewAction{
 				IntegrationID: in.ID, LinkID: d.Link.ID, Kind: a.Kind, Payload: a.Payload,
-				IdempotencyKey: "ev" + strconv.FormatInt(id, 10) + ":" + a.Key, CausedBy: id,
+				IdempotencyKey: actionKey(id, d.Link.ID, "", a), CausedBy: id, Unordered: a.Unordered,
 			}
 		}
 		n, err := outbox.Enqueue(ctx, tx, rows)
@@ -231,13 +237,19 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		}
 	}
 	res.Outcome, res.Detail = d.Outcome, d.Detail
+	if link != nil && ev.Ticket != nil {
+		// The ticket's other record, if it has one (shared.go).
+		if err := s.applySharers(ctx, tx, in, ev, id, link.ID, &res); err != nil {
+			return res, err
+		}
+	}
 	var linkID *int64
 	if res.LinkID != 0 {
 		linkID = &res.LinkID
 	}
 	typ := string(ev.Type)
-	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: d.Outcome,
-		Detail: cleanText(d.Detail, maxDetail), LinkID: linkID, EventType: &typ}); err != nil {
+	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: res.Outcome,
+		Detail: cleanText(res.Detail, maxDetail), LinkID: linkID, EventType: &typ}); err != nil {
 		return res, fmt.Errorf("record outcome: %w", err)
 	}
 	return res, nil

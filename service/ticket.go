@@ -133,6 +133,9 @@ func (x *delivery) setTicket(t Ticket, sent time.Time) func(context.Context, pgx
 		if err != nil {
 			return fmt.Errorf("record ticket %d: %w", t.ID, err)
 		}
+		if err := q.NoteWakeForTicket(ctx, db.NoteWakeForTicketParams{IntegrationID: x.in.ID, LinkID: x.link.ID}); err != nil {
+			return fmt.Errorf("wake the notes of link %d: %w", x.link.ID, err)
+		}
 		if x.link.OwnerEmail != "" {
 			// The create assigns without a conversation_updated echo.
 			return x.recordWrite(writtenAssignee, x.link.OwnerEmail, "", sent, true)(ctx, tx)

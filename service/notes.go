@@ -134,9 +134,10 @@ func noteDead(kind string, actionID int64, outcome, why string) string {
 }
 
 func noteHeld(kind string, actionID int64, waiting int64) string {
-	return fmt.Sprintf("lsqbridge: %d change(s) made since on this ticket or its LeadSquared record are waiting: "+
-		"%s failed (action %d) and holds this record's sync until support retries or drops it.",
-		waiting, strings.ToLower(actionWhat(kind)[:1])+actionWhat(kind)[1:], actionID)
+	return fmt.Sprintf("lsqbridge: changes made since on this ticket or its LeadSquared record are not mirrored yet "+
+		"(%d update(s) waiting): %s failed (action %d) and holds this record's sync until support retries or drops it "+
+		"(lsqbridge outbox retry|drop %d). Nothing is lost: they follow once it is released.",
+		waiting, strings.ToLower(actionWhat(kind)[:1])+actionWhat(kind)[1:], actionID, actionID)
 }
 
 // enqueueNote writes a note action for link in tx.

@@ -102,6 +102,59 @@ func (q *Queries) InboundInsert(ctx context.Context, arg InboundInsertParams) (i
 	return id, err
 }
 
+const inboundInsertLocking = `-- name: InboundInsertLocking :one
+INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occurred_at, payload, raw, batch_of,
+                            outcome, detail, retry_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        $8, $9, $10, $11)
+ON CONFLICT (integration_id, source, dedup_key) DO NOTHING
+RETURNING id, (pg_advisory_xact_lock(hashtextextended($12::text, 42))::text IS NOT NULL)::bool AS locked
+`
+
+type InboundInsertLockingParams struct {
+	IntegrationID string
+	Source        string
+	EventType     string
+	DedupKey      string
+	OccurredAt    *time.Time
+	Payload       []byte
+	Raw           []byte
+	BatchOf       *int64
+	Outcome       string
+	Detail        string
+	RetryAt       *time.Time
+	LeadKey       *string
+}
+
+type InboundInsertLockingRow struct {
+	ID     int64
+	Locked bool
+}
+
+// Records a delivery (nothing when its dedup key was seen before) and, in
+// the same round trip, takes the transaction's advisory lock on the lead it
+// is about (namespace 42, see service.LockLead; no lock when lead_key is
+// NULL): the first statement of applying a webhook.
+func (q *Queries) InboundInsertLocking(ctx context.Context, arg InboundInsertLockingParams) (InboundInsertLockingRow, error) {
+	row := q.db.QueryRow(ctx, inboundInsertLocking,
+		arg.IntegrationID,
+		arg.Source,
+		arg.EventType,
+		arg.DedupKey,
+		arg.OccurredAt,
+		arg.Payload,
+		arg.Raw,
+		arg.BatchOf,
+		arg.Outcome,
+		arg.Detail,
+		arg.RetryAt,
+		arg.LeadKey,
+	)
+	var i InboundInsertLockingRow
+	err := row.Scan(&i.ID, &i.Locked)
+	return i, err
+}
+
 const inboundLockFailed = `-- name: InboundLockFailed :one
 SELECT id FROM inbound_events
 WHERE integration_id = $1 AND id = $2 AND outcome = 'error' AND retry_at IS NOT NULL

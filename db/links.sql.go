@@ -10,6 +10,148 @@ import (
 	"time"
 )
 
+const applyFinish = `-- name: ApplyFinish :many
+WITH saved AS (
+    UPDATE links SET
+        owner_email = $8,
+        owner_changed_at = $9,
+        labels = $10,
+        fields = $11,
+        written = $12,
+        seen = $13,
+        lsq_seen_at = $14,
+        limechat_seen_at = $15,
+        state = $16,
+        paused_at = CASE WHEN $17::bool THEN coalesce(paused_at, now()) END,
+        paused_reason = $18,
+        fuse_window_start = $19,
+        fuse_count = $20,
+        updated_at = now()
+    WHERE $21::bool AND integration_id = $1 AND id = $2
+    RETURNING id
+), recorded AS (
+    UPDATE inbound_events SET outcome = $22, detail = $23, link_id = $24,
+        event_type = $25, retry_at = NULL
+    WHERE $26::bool AND integration_id = $1 AND id = $3
+    RETURNING id
+)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered)
+SELECT $1, $2, a.kind, a.payload, a.idempotency_key, $3, a.unordered
+FROM (SELECT unnest($4::text[]) AS kind, unnest($5::jsonb[]) AS payload,
+             unnest($6::text[]) AS idempotency_key, unnest($7::bool[]) AS unordered) a
+ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+RETURNING id
+`
+
+type ApplyFinishParams struct {
+	IntegrationID   string
+	LinkID          int64
+	EventID         *int64
+	Kinds           []string
+	Payloads        [][]byte
+	IdempotencyKeys []string
+	Unordereds      []bool
+	OwnerEmail      string
+	OwnerChangedAt  *time.Time
+	Labels          []string
+	Fields          []byte
+	Written         []byte
+	Seen            []byte
+	LsqSeenAt       *time.Time
+	LimechatSeenAt  *time.Time
+	State           string
+	Paused          bool
+	PausedReason    string
+	FuseWindowStart *time.Time
+	FuseCount       int32
+	SaveLink        bool
+	Outcome         string
+	Detail          string
+	EventLinkID     *int64
+	EventType       string
+	RecordEvent     bool
+}
+
+// Writes what deciding one event concluded, in one round trip: the link's
+// new state (when save_link), the event's outcome (when record_event: not
+// for the other links of a shared ticket), and the actions that follow
+// (outbox rows; a repeated idempotency key adds nothing; notes are
+// unordered). Returns the ids of the actions added.
+func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, applyFinish,
+		arg.IntegrationID,
+		arg.LinkID,
+		arg.EventID,
+		arg.Kinds,
+		arg.Payloads,
+		arg.IdempotencyKeys,
+		arg.Unordereds,
+		arg.OwnerEmail,
+		arg.OwnerChangedAt,
+		arg.Labels,
+		arg.Fields,
+		arg.Written,
+		arg.Seen,
+		arg.LsqSeenAt,
+		arg.LimechatSeenAt,
+		arg.State,
+		arg.Paused,
+		arg.PausedReason,
+		arg.FuseWindowStart,
+		arg.FuseCount,
+		arg.SaveLink,
+		arg.Outcome,
+		arg.Detail,
+		arg.EventLinkID,
+		arg.EventType,
+		arg.RecordEvent,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const linkAddMark = `-- name: LinkAddMark :exec
+UPDATE links SET written = jsonb_set(written, ARRAY[$1::text],
+        coalesce(written -> $1::text, '{}'::jsonb)
+        || jsonb_build_object('marks', coalesce((written -> $1::text) -> 'marks', '[]'::jsonb) || jsonb_build_array($2::jsonb)))
+WHERE integration_id = $3 AND id = $4
+`
+
+type LinkAddMarkParams struct {
+	Key           string
+	Mark          []byte
+	IntegrationID string
+	ID            int64
+}
+
+// Appends a mark of a write about to be made to the link's ledger
+// (links.written[key].marks) in one statement, before the call: its echo
+// may come before the delivery is recorded. The ledger is trimmed when the
+// delivery is recorded.
+func (q *Queries) LinkAddMark(ctx context.Context, arg LinkAddMarkParams) error {
+	_, err := q.db.Exec(ctx, linkAddMark,
+		arg.Key,
+		arg.Mark,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	return err
+}
+
 const linkAdoptTicket = `-- name: LinkAdoptTicket :execrows
 UPDATE links SET ticket_id = $1, contact_id = coalesce($2, contact_id), state = 'active',
     origin = $3, owner_email = $4, owner_changed_at = $5, labels = $6,
@@ -91,7 +233,7 @@ func (q *Queries) LinkFollowTicket(ctx context.Context, arg LinkFollowTicketPara
 }
 
 const linkGet = `-- name: LinkGet :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND id = $2
 `
 
 type LinkGetParams struct {
@@ -125,12 +267,14 @@ func (q *Queries) LinkGet(ctx context.Context, arg LinkGetParams) (Link, error) 
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkGetByRecord = `-- name: LinkGetByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 `
 
 type LinkGetByRecordParams struct {
@@ -165,12 +309,14 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2
 ORDER BY record_kind = 'opportunity' DESC, id LIMIT 1
 `
 
@@ -206,12 +352,14 @@ func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkGetByTicketKind = `-- name: LinkGetByTicketKind :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 AND record_kind = $3
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2 AND record_kind = $3
 `
 
 type LinkGetByTicketKindParams struct {
@@ -246,6 +394,8 @@ func (q *Queries) LinkGetByTicketKind(ctx context.Context, arg LinkGetByTicketKi
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
@@ -256,7 +406,7 @@ INSERT INTO links (integration_id, record_kind, record_id, lead_id, ticket_id, c
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (integration_id, record_kind, record_id) DO NOTHING
-RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at
+RETURNING integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count
 `
 
 type LinkInsertParams struct {
@@ -323,12 +473,14 @@ func (q *Queries) LinkInsert(ctx context.Context, arg LinkInsertParams) (Link, e
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkListActive = `-- name: LinkListActive :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND state = 'active' AND id > $2
 ORDER BY id LIMIT $3
 `
@@ -371,6 +523,8 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 			&i.FuseResetAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
 		); err != nil {
 			return nil, err
 		}
@@ -383,7 +537,7 @@ func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) 
 }
 
 const linkListByContact = `-- name: LinkListByContact :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND contact_id = $2 AND state = 'active'
   AND ticket_id IS NOT NULL AND ticket_id <> $3
 ORDER BY id
@@ -429,6 +583,8 @@ func (q *Queries) LinkListByContact(ctx context.Context, arg LinkListByContactPa
 			&i.FuseResetAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
 		); err != nil {
 			return nil, err
 		}
@@ -441,7 +597,7 @@ func (q *Queries) LinkListByContact(ctx context.Context, arg LinkListByContactPa
 }
 
 const linkLock = `-- name: LinkLock :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LinkLockParams struct {
@@ -475,12 +631,14 @@ func (q *Queries) LinkLock(ctx context.Context, arg LinkLockParams) (Link, error
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
 	)
 	return i, err
 }
 
 const linkLockByRecord = `-- name: LinkLockByRecord :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND record_kind = $2 AND record_id = $3
 FOR UPDATE
 `
@@ -517,12 +675,70 @@ func (q *Queries) LinkLockByRecord(ctx context.Context, arg LinkLockByRecordPara
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
+	)
+	return i, err
+}
+
+const linkLockByRecordOpen = `-- name: LinkLockByRecordOpen :one
+SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = $1 AND l.record_kind = $2 AND l.record_id = $3
+FOR UPDATE OF l
+`
+
+type LinkLockByRecordOpenParams struct {
+	IntegrationID string
+	RecordKind    string
+	RecordID      string
+}
+
+type LinkLockByRecordOpenRow struct {
+	Link      Link
+	OpenKinds []string
+}
+
+// Locks a record's link and reads the kinds of its unfinished actions, in
+// one round trip.
+func (q *Queries) LinkLockByRecordOpen(ctx context.Context, arg LinkLockByRecordOpenParams) (LinkLockByRecordOpenRow, error) {
+	row := q.db.QueryRow(ctx, linkLockByRecordOpen, arg.IntegrationID, arg.RecordKind, arg.RecordID)
+	var i LinkLockByRecordOpenRow
+	err := row.Scan(
+		&i.Link.IntegrationID,
+		&i.Link.ID,
+		&i.Link.RecordKind,
+		&i.Link.RecordID,
+		&i.Link.LeadID,
+		&i.Link.TicketID,
+		&i.Link.ContactID,
+		&i.Link.OwnerEmail,
+		&i.Link.OwnerChangedAt,
+		&i.Link.Labels,
+		&i.Link.Fields,
+		&i.Link.Written,
+		&i.Link.Seen,
+		&i.Link.LsqSeenAt,
+		&i.Link.LimechatSeenAt,
+		&i.Link.State,
+		&i.Link.Origin,
+		&i.Link.PausedAt,
+		&i.Link.PausedReason,
+		&i.Link.FuseResetAt,
+		&i.Link.CreatedAt,
+		&i.Link.UpdatedAt,
+		&i.Link.FuseWindowStart,
+		&i.Link.FuseCount,
+		&i.OpenKinds,
 	)
 	return i, err
 }
 
 const linkLockByTicket = `-- name: LinkLockByTicket :one
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links WHERE integration_id = $1 AND ticket_id = $2 ORDER BY id LIMIT 1 FOR UPDATE
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2 FOR UPDATE
 `
 
 type LinkLockByTicketParams struct {
@@ -530,8 +746,6 @@ type LinkLockByTicketParams struct {
 	TicketID      *int64
 }
 
-// The ticket's first link (a ticket may be shared by a lead and an
-// opportunity; LinkLockSharers locks the others, always in id order).
 func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketParams) (Link, error) {
 	row := q.db.QueryRow(ctx, linkLockByTicket, arg.IntegrationID, arg.TicketID)
 	var i Link
@@ -558,12 +772,70 @@ func (q *Queries) LinkLockByTicket(ctx context.Context, arg LinkLockByTicketPara
 		&i.FuseResetAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
+	)
+	return i, err
+}
+
+const linkLockByTicketOpen = `-- name: LinkLockByTicketOpen :one
+SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = $1 AND l.ticket_id = $2
+ORDER BY l.id LIMIT 1
+FOR UPDATE OF l
+`
+
+type LinkLockByTicketOpenParams struct {
+	IntegrationID string
+	TicketID      *int64
+}
+
+type LinkLockByTicketOpenRow struct {
+	Link      Link
+	OpenKinds []string
+}
+
+// The ticket's first link (a ticket may be shared by a lead and an
+// opportunity; LinkLockSharers locks the others, always in id order).
+func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicketOpenParams) (LinkLockByTicketOpenRow, error) {
+	row := q.db.QueryRow(ctx, linkLockByTicketOpen, arg.IntegrationID, arg.TicketID)
+	var i LinkLockByTicketOpenRow
+	err := row.Scan(
+		&i.Link.IntegrationID,
+		&i.Link.ID,
+		&i.Link.RecordKind,
+		&i.Link.RecordID,
+		&i.Link.LeadID,
+		&i.Link.TicketID,
+		&i.Link.ContactID,
+		&i.Link.OwnerEmail,
+		&i.Link.OwnerChangedAt,
+		&i.Link.Labels,
+		&i.Link.Fields,
+		&i.Link.Written,
+		&i.Link.Seen,
+		&i.Link.LsqSeenAt,
+		&i.Link.LimechatSeenAt,
+		&i.Link.State,
+		&i.Link.Origin,
+		&i.Link.PausedAt,
+		&i.Link.PausedReason,
+		&i.Link.FuseResetAt,
+		&i.Link.CreatedAt,
+		&i.Link.UpdatedAt,
+		&i.Link.FuseWindowStart,
+		&i.Link.FuseCount,
+		&i.OpenKinds,
 	)
 	return i, err
 }
 
 const linkLockSharers = `-- name: LinkLockSharers :many
-SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at FROM links
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
 WHERE integration_id = $1 AND ticket_id = $2 AND id <> $3
 ORDER BY id FOR UPDATE
 `
@@ -574,7 +846,8 @@ type LinkLockSharersParams struct {
 	ExceptID      int64
 }
 
-// The other links of a ticket, locked in id order.
+// The other links of a ticket than the one LinkLockByTicketOpen locked,
+// locked in id order.
 func (q *Queries) LinkLockSharers(ctx context.Context, arg LinkLockSharersParams) ([]Link, error) {
 	rows, err := q.db.Query(ctx, linkLockSharers, arg.IntegrationID, arg.TicketID, arg.ExceptID)
 	if err != nil {
@@ -607,6 +880,8 @@ func (q *Queries) LinkLockSharers(ctx context.Context, arg LinkLockSharersParams
 			&i.FuseResetAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
 		); err != nil {
 			return nil, err
 		}
@@ -713,7 +988,7 @@ func (q *Queries) LinkSetWritten(ctx context.Context, arg LinkSetWrittenParams) 
 }
 
 const linkUnpause = `-- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), fuse_window_start = NULL, fuse_count = 0, updated_at = now()
 WHERE integration_id = $1 AND id = $2 AND paused_at IS NOT NULL
 `
 

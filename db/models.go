@@ -221,28 +221,30 @@ type Integration struct {
 }
 
 type Link struct {
-	IntegrationID  string
-	ID             int64
-	RecordKind     string
-	RecordID       string
-	LeadID         string
-	TicketID       *int64
-	ContactID      *int64
-	OwnerEmail     string
-	OwnerChangedAt *time.Time
-	Labels         []string
-	Fields         []byte
-	Written        []byte
-	Seen           []byte
-	LsqSeenAt      *time.Time
-	LimechatSeenAt *time.Time
-	State          string
-	Origin         string
-	PausedAt       *time.Time
-	PausedReason   string
-	FuseResetAt    *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	IntegrationID   string
+	ID              int64
+	RecordKind      string
+	RecordID        string
+	LeadID          string
+	TicketID        *int64
+	ContactID       *int64
+	OwnerEmail      string
+	OwnerChangedAt  *time.Time
+	Labels          []string
+	Fields          []byte
+	Written         []byte
+	Seen            []byte
+	LsqSeenAt       *time.Time
+	LimechatSeenAt  *time.Time
+	State           string
+	Origin          string
+	PausedAt        *time.Time
+	PausedReason    string
+	FuseResetAt     *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	FuseWindowStart *time.Time
+	FuseCount       int32
 }
 
 type LinkTicket struct {

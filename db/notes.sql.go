@@ -124,20 +124,3 @@ func (q *Queries) NoteHeldWithoutNote(ctx context.Context, arg NoteHeldWithoutNo
 	}
 	return items, nil
 }
-
-const noteWakeForTicket = `-- name: NoteWakeForTicket :exec
-UPDATE outbox SET next_attempt_at = now()
-WHERE integration_id = $1 AND link_id = $2 AND kind = 'limechat.post_note'
-  AND status = 'pending' AND next_attempt_at > now()
-`
-
-type NoteWakeForTicketParams struct {
-	IntegrationID string
-	LinkID        int64
-}
-
-// Notes of a link waiting for its ticket are due as soon as it is recorded.
-func (q *Queries) NoteWakeForTicket(ctx context.Context, arg NoteWakeForTicketParams) error {
-	_, err := q.db.Exec(ctx, noteWakeForTicket, arg.IntegrationID, arg.LinkID)
-	return err
-}

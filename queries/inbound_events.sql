@@ -46,3 +46,15 @@ FOR UPDATE SKIP LOCKED;
 -- the event stays 'error' for a person).
 UPDATE inbound_events SET apply_attempts = apply_attempts + 1, retry_at = sqlc.narg(retry_at), detail = @detail
 WHERE integration_id = @integration_id AND id = @id AND outcome = 'error';
+
+-- name: InboundInsertLocking :one
+-- Records a delivery (nothing when its dedup key was seen before) and, in
+-- the same round trip, takes the transaction's advisory lock on the lead it
+-- is about (namespace 42, see service.LockLead; no lock when lead_key is
+-- NULL): the first statement of applying a webhook.
+INSERT INTO inbound_events (integration_id, source, event_type, dedup_key, occurred_at, payload, raw, batch_of,
+                            outcome, detail, retry_at)
+VALUES (@integration_id, @source, @event_type, @dedup_key, sqlc.narg(occurred_at), sqlc.narg(payload), sqlc.narg(raw),
+        sqlc.narg(batch_of), @outcome, @detail, sqlc.narg(retry_at))
+ON CONFLICT (integration_id, source, dedup_key) DO NOTHING
+RETURNING id, (pg_advisory_xact_lock(hashtextextended(sqlc.narg(lead_key)::text, 42))::text IS NOT NULL)::bool AS locked;

@@ -14,12 +14,11 @@ WHERE integration_id = @integration_id AND record_kind = @record_kind AND record
 FOR UPDATE;
 
 -- name: LinkLockByTicket :one
--- The ticket's first link (a ticket may be shared by a lead and an
--- opportunity; LinkLockSharers locks the others, always in id order).
-SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id ORDER BY id LIMIT 1 FOR UPDATE;
+SELECT * FROM links WHERE integration_id = @integration_id AND ticket_id = @ticket_id FOR UPDATE;
 
 -- name: LinkLockSharers :many
--- The other links of a ticket, locked in id order.
+-- The other links of a ticket than the one LinkLockByTicketOpen locked,
+-- locked in id order.
 SELECT * FROM links
 WHERE integration_id = @integration_id AND ticket_id = @ticket_id AND id <> @except_id
 ORDER BY id FOR UPDATE;
@@ -75,7 +74,7 @@ WHERE integration_id = @integration_id AND state = 'active' AND id > @after_id
 ORDER BY id LIMIT @max_rows;
 
 -- name: LinkUnpause :execrows
-UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), updated_at = now()
+UPDATE links SET paused_at = NULL, paused_reason = '', fuse_reset_at = now(), fuse_window_start = NULL, fuse_count = 0, updated_at = now()
 WHERE integration_id = @integration_id AND id = @id AND paused_at IS NOT NULL;
 
 -- name: LinkListByContact :many
@@ -105,3 +104,73 @@ UPDATE links SET ticket_id = @ticket_id, contact_id = coalesce(sqlc.narg(contact
     origin = @origin, owner_email = @owner_email, owner_changed_at = sqlc.narg(owner_changed_at), labels = @labels,
     written = @written, limechat_seen_at = sqlc.narg(limechat_seen_at), updated_at = now()
 WHERE integration_id = @integration_id AND id = @id AND state = 'pending_ticket' AND ticket_id IS NULL;
+
+-- name: LinkLockByRecordOpen :one
+-- Locks a record's link and reads the kinds of its unfinished actions, in
+-- one round trip.
+SELECT sqlc.embed(l),
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = @integration_id AND l.record_kind = @record_kind AND l.record_id = @record_id
+FOR UPDATE OF l;
+
+-- name: LinkLockByTicketOpen :one
+-- The ticket's first link (a ticket may be shared by a lead and an
+-- opportunity; LinkLockSharers locks the others, always in id order).
+SELECT sqlc.embed(l),
+       coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
+                 WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
+                '{}')::text[] AS open_kinds
+FROM links l
+WHERE l.integration_id = @integration_id AND l.ticket_id = @ticket_id
+ORDER BY l.id LIMIT 1
+FOR UPDATE OF l;
+
+-- name: ApplyFinish :many
+-- Writes what deciding one event concluded, in one round trip: the link's
+-- new state (when save_link), the event's outcome (when record_event: not
+-- for the other links of a shared ticket), and the actions that follow
+-- (outbox rows; a repeated idempotency key adds nothing; notes are
+-- unordered). Returns the ids of the actions added.
+WITH saved AS (
+    UPDATE links SET
+        owner_email = @owner_email,
+        owner_changed_at = sqlc.narg(owner_changed_at),
+        labels = @labels,
+        fields = @fields,
+        written = @written,
+        seen = @seen,
+        lsq_seen_at = sqlc.narg(lsq_seen_at),
+        limechat_seen_at = sqlc.narg(limechat_seen_at),
+        state = @state,
+        paused_at = CASE WHEN @paused::bool THEN coalesce(paused_at, now()) END,
+        paused_reason = @paused_reason,
+        fuse_window_start = sqlc.narg(fuse_window_start),
+        fuse_count = @fuse_count,
+        updated_at = now()
+    WHERE @save_link::bool AND integration_id = @integration_id AND id = @link_id
+    RETURNING id
+), recorded AS (
+    UPDATE inbound_events SET outcome = @outcome, detail = @detail, link_id = sqlc.narg(event_link_id),
+        event_type = @event_type, retry_at = NULL
+    WHERE @record_event::bool AND integration_id = @integration_id AND id = @event_id
+    RETURNING id
+)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered)
+SELECT @integration_id, @link_id, a.kind, a.payload, a.idempotency_key, @event_id, a.unordered
+FROM (SELECT unnest(@kinds::text[]) AS kind, unnest(@payloads::jsonb[]) AS payload,
+             unnest(@idempotency_keys::text[]) AS idempotency_key, unnest(@unordereds::bool[]) AS unordered) a
+ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+RETURNING id;
+
+-- name: LinkAddMark :exec
+-- Appends a mark of a write about to be made to the link's ledger
+-- (links.written[key].marks) in one statement, before the call: its echo
+-- may come before the delivery is recorded. The ledger is trimmed when the
+-- delivery is recorded.
+UPDATE links SET written = jsonb_set(written, ARRAY[@key::text],
+        coalesce(written -> @key::text, '{}'::jsonb)
+        || jsonb_build_object('marks', coalesce((written -> @key::text) -> 'marks', '[]'::jsonb) || jsonb_build_array(@mark::jsonb)))
+WHERE integration_id = @integration_id AND id = @id;

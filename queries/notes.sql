@@ -33,9 +33,3 @@ WHERE d.integration_id = @integration_id AND d.status = 'dead' AND NOT d.unorder
                     AND n.idempotency_key = 'note:l' || d.link_id::text || ':held:' || d.id::text)
 ORDER BY d.id
 LIMIT @max_rows;
-
--- name: NoteWakeForTicket :exec
--- Notes of a link waiting for its ticket are due as soon as it is recorded.
-UPDATE outbox SET next_attempt_at = now()
-WHERE integration_id = @integration_id AND link_id = @link_id AND kind = 'limechat.post_note'
-  AND status = 'pending' AND next_attempt_at > now();

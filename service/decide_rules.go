@@ -120,14 +120,13 @@ func newLink(in Input) Decision {
 	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {
 		email = a.Email
 	}
-	var noteCause, noteText string // posted once the ticket exists
+	// (The ticket's agents are told why it is unassigned once it exists:
+	// see noteOpenedUnassigned.)
 	switch a, ok := in.Agents.ByEmail(email); {
 	case email == "" && rec.OwnerID != "":
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory; the ticket is opened unassigned", rec.OwnerID))
-		noteCause, noteText = "unmatched-owner:"+rec.OwnerID, noteOpenedUnassigned(kind, "user "+rec.OwnerID+" (e-mail unknown)")
 	case email != "" && (!ok || a.LimeChatAgentID == 0):
 		r.unmatched(fmt.Sprintf("owner %s has no LimeChat agent with that e-mail; the ticket is opened unassigned", email))
-		noteCause, noteText = "unmatched-owner:"+email, noteOpenedUnassigned(kind, email)
 		l.OwnerEmail = email
 	case email != "":
 		l.OwnerEmail = email
@@ -169,9 +168,6 @@ func newLink(in Input) Decision {
 		Email: rec.Field("EmailAddress"), Phone: ContactPhone(firstNonEmpty(rec.Field("Mobile"), rec.Field("Phone")), in.Rules.Phone.DefaultCountryCode),
 		AgentEmail: l.OwnerEmail, Labels: labels, CustomAttributes: attrs,
 	}})
-	if noteCause != "" {
-		r.noteForAgents(in.Rules, noteCause, noteText)
-	}
 	d := r.decision(nil)
 	d.Create = true
 	if d.Outcome == OutcomeEcho {

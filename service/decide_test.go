@@ -249,14 +249,10 @@ func TestDecideCreatedRecordOpensTicketForOwnersAgentWithInitialLabels(t *testin
 			},
 		},
 		{
-			name:  "lead created with an owner who has no LimeChat agent: ticket opened unassigned, unmatched_agent, a note for the agents",
+			name:  "lead created with an owner who has no LimeChat agent: ticket opened unassigned, unmatched_agent",
 			event: created(KindLead, tSoloUser, 0, priya), outcome: OutcomeUnmatchedAgent, detail: []string{tSolo},
-			actions: []Action{{Kind: ActCreateTicket, Key: "ticket", Payload: soloTicket},
-				noteAction("unmatched-owner:"+tSolo, noteOpenedUnassigned(KindLead, tSolo))},
-		},
-		{
-			name:  "the same without notes (notes.enabled: false): no note",
-			event: created(KindLead, tSoloUser, 0, priya), rules: notesOff(), outcome: OutcomeUnmatchedAgent, detail: []string{tSolo},
+			// (The note saying why the ticket is unassigned comes with the
+			// ticket: the create enqueues it, as there is no ticket yet.)
 			actions: []Action{{Kind: ActCreateTicket, Key: "ticket", Payload: soloTicket}},
 		},
 		{
@@ -324,6 +320,12 @@ func TestDecideOwnerAndAgentFollowEachOther(t *testing.T) {
 			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
 			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
 			actions: []Action{noteAction("unmatched-owner:"+tSolo, noteOwnerWithoutAgent(KindLead, tSolo))},
+		},
+		{
+			name: "LeadSquared owner with no LimeChat agent on a link waiting for its ticket: no note (the create notes it)",
+			link: func() *Link { l := leadLink(); l.TicketID, l.State = 0, LinkPendingTicket; return l }(),
+			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
+			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
 		},
 		{
 			name: "LeadSquared owner with no LimeChat agent, notes off: unmatched, nothing sent", link: leadLink(), rules: notesOff(),

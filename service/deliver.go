@@ -33,6 +33,15 @@ type Deliverer struct {
 	platforms    Platforms
 	pacer        *Pacer
 	log          *slog.Logger
+	// agents, when set, answers who is who from memory.
+	agents *AgentDirectory
+}
+
+// WithDirectory makes the deliverer read people from the directory's
+// in-memory snapshot instead of a query per look-up.
+func (d *Deliverer) WithDirectory(a *AgentDirectory) *Deliverer {
+	d.agents = a
+	return d
 }
 
 // NewDeliverer returns the action handler.
@@ -215,20 +224,11 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 	})
 }
 
-// markWrite records a write about to be made, in a transaction of its own
-// before the call: the platform's echo of it may come before the delivery
-// is recorded, and must still be told from a person's change.
+// markWrite records a write about to be made, before the call: the
+// platform's echo of it may come before the delivery is recorded, and
+// must still be told from a person's change.
 func (x *delivery) markWrite(ctx context.Context, key, value, prev string, sent time.Time) error {
-	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
-		return x.updateLedger(func(ledger map[string]Written) {
-			w := ledger[key]
-			w.Marks = append(slices.Clone(w.Marks), WriteMark{Value: value, Prev: prev, Sent: sent.UTC()})
-			if n := len(w.Marks); n > maxMarks {
-				w.Marks = w.Marks[n-maxMarks:]
-			}
-			ledger[key] = w
-		})(ctx, tx)
-	})
+	return x.addMark(ctx, key, WriteMark{Value: value, Prev: prev, Sent: sent.UTC()})
 }
 
 // unmarkWrite takes back a mark whose write certainly did not happen.
@@ -272,17 +272,16 @@ func (x *delivery) rememberLabels(labels []string) func(context.Context, pgx.Tx)
 // comes (it may come before the delivery is recorded) and a person's
 // change it raced is put back (see decide).
 func (x *delivery) markLabelWrite(ctx context.Context, read, write []string) error {
-	mark := WriteMark{Value: joinSet(write), Prev: joinSet(read), Sent: time.Now().UTC()}
-	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
-		return x.updateLedger(func(ledger map[string]Written) {
-			w := ledger[writtenLabels]
-			w.Marks = append(w.Marks, mark)
-			if n := len(w.Marks); n > maxMarks {
-				w.Marks = w.Marks[n-maxMarks:]
-			}
-			ledger[writtenLabels] = w
-		})(ctx, tx)
-	})
+	return x.addMark(ctx, writtenLabels, WriteMark{Value: joinSet(write), Prev: joinSet(read), Sent: time.Now().UTC()})
+}
+
+// addMark appends a mark to the link's ledger in one statement.
+func (x *delivery) addMark(ctx context.Context, key string, m WriteMark) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return x.q.LinkAddMark(ctx, db.LinkAddMarkParams{Key: key, Mark: b, IntegrationID: x.in.ID, ID: x.link.ID})
 }
 
 // writeLabels replaces the ticket's labels with write, read being what it
@@ -319,6 +318,11 @@ func (x *delivery) updateLedger(change func(map[string]Written)) func(context.Co
 func (x *delivery) agent(ctx context.Context, email string) (Agent, bool) {
 	if email == "" {
 		return Agent{}, false
+	}
+	if x.agents != nil {
+		if dir, err := x.agents.Lookup(ctx, x.in.ID); err == nil {
+			return dir.ByEmail(email)
+		}
 	}
 	r, err := x.q.AgentGetByEmail(ctx, db.AgentGetByEmailParams{IntegrationID: x.in.ID, Email: email})
 	if err != nil {

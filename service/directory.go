@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -27,8 +26,9 @@ type AgentDirectory struct {
 	// MinInterval rate-limits refreshes per integration (default 30s).
 	minInterval time.Duration
 
-	mu   sync.Mutex
-	last map[string]time.Time
+	mu    sync.Mutex
+	last  map[string]time.Time
+	snaps map[string]*snapshot
 }
 
 // NewAgentDirectory returns the directory.
@@ -40,7 +40,7 @@ func NewAgentDirectory(pool *pgxpool.Pool, platforms Platforms, metrics *Metrics
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &AgentDirectory{pool: pool, q: db.New(pool), platforms: platforms, metrics: metrics, log: log,
-		minInterval: minInterval, last: map[string]time.Time{}}
+		minInterval: minInterval, last: map[string]time.Time{}, snaps: map[string]*snapshot{}}
 }
 
 // RefreshStats counts what a refresh saw.
@@ -99,6 +99,7 @@ func (d *AgentDirectory) Refresh(ctx context.Context, in *Integration) (RefreshS
 		}
 		return nil
 	})
+	d.forget(in.ID)
 	if err != nil {
 		d.metrics.refresh("error")
 		return st, fmt.Errorf("store agent directory: %w", err)
@@ -135,15 +136,17 @@ func (d *AgentDirectory) RefreshIfDue(ctx context.Context, in *Integration) erro
 
 // missing reports whether ev names a person the directory does not know.
 func (d *AgentDirectory) missing(ctx context.Context, integration string, ev Event) bool {
+	dir, err := d.Lookup(ctx, integration)
+	if err != nil {
+		return false // the event's own transaction will fail and say why
+	}
 	switch {
 	case ev.Record != nil && ev.Record.OwnerID != "":
-		id := ev.Record.OwnerID
-		_, err := d.q.AgentGetByLeadSquaredUser(ctx, db.AgentGetByLeadSquaredUserParams{IntegrationID: integration, LsqUserID: &id})
-		return errors.Is(err, pgx.ErrNoRows)
+		_, ok := dir.ByLeadSquaredUser(ev.Record.OwnerID)
+		return !ok
 	case ev.Ticket != nil && ev.Ticket.AssigneeID != 0:
-		id := ev.Ticket.AssigneeID
-		_, err := d.q.AgentGetByLimeChatAgent(ctx, db.AgentGetByLimeChatAgentParams{IntegrationID: integration, LimechatAgentID: &id})
-		return errors.Is(err, pgx.ErrNoRows)
+		_, ok := dir.ByLimeChatAgent(ev.Ticket.AssigneeID)
+		return !ok
 	}
 	return false
 }

@@ -61,6 +61,28 @@ func (r inbound) insert(ctx context.Context, q *db.Queries) (int64, error) {
 	return id, err
 }
 
+// insertLocking is insert that also takes the transaction's advisory lock
+// on leadKey's lead in the same round trip ("" takes none).
+func (r inbound) insertLocking(ctx context.Context, q *db.Queries, leadKey string) (int64, error) {
+	p := db.InboundInsertLockingParams{
+		IntegrationID: r.Integration, Source: r.Source, EventType: cleanText(r.EventType, maxEventType),
+		DedupKey: cleanKey(r.DedupKey), OccurredAt: ptrTime(r.OccurredAt), Outcome: r.Outcome,
+		Detail: cleanText(r.Detail, maxDetail), Raw: r.Raw, RetryAt: ptrTime(r.RetryAt),
+		Payload: storableJSON(cmpBytes(r.JSON, r.Raw)),
+	}
+	if r.BatchOf != 0 {
+		p.BatchOf = &r.BatchOf
+	}
+	if leadKey != "" {
+		p.LeadKey = &leadKey
+	}
+	row, err := q.InboundInsertLocking(ctx, p)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("record inbound event: %w", err)
+	}
+	return row.ID, err
+}
+
 func cmpBytes(a, b []byte) []byte {
 	if a != nil {
 		return a

@@ -59,6 +59,10 @@ type Link struct {
 	Written map[string]Written
 	// Seen is the source time of the newest applied change per attribute.
 	Seen map[string]time.Time
+	// FuseStart and FuseCount are the loop fuse's window and the actions
+	// enqueued for the link within it.
+	FuseStart time.Time
+	FuseCount int
 }
 
 func (l *Link) clone() *Link {
@@ -92,6 +96,7 @@ func linkFromRow(r db.Link) (*Link, error) {
 		l.ContactID = *r.ContactID
 	}
 	l.OwnerChangedAt = deref(r.OwnerChangedAt)
+	l.FuseStart, l.FuseCount = deref(r.FuseWindowStart), int(r.FuseCount)
 	l.LeadSquaredSeenAt = deref(r.LsqSeenAt)
 	l.LimeChatSeenAt = deref(r.LimechatSeenAt)
 	if err := json.Unmarshal(r.Fields, &l.Fields); err != nil {

@@ -51,7 +51,9 @@ func actionKey(eventID, linkID int64, scope string, a Action) string {
 // noteForAgents adds a private note for the ticket's agents to the decision, when
 // the integration posts notes.
 func (r *result) noteForAgents(rules *Rules, cause, text string) {
-	if !rules.NotesOn() {
+	if !rules.NotesOn() || r.next.TicketID == 0 {
+		// No ticket to carry it yet: when the relay opens it, the create
+		// notes an owner with no agent itself (noteOpenedUnassigned).
 		return
 	}
 	r.add(Action{Kind: ActPostNote, Key: "note:" + cause, Once: cause, Unordered: true,
@@ -196,8 +198,9 @@ func (x *delivery) postNote(ctx context.Context) outbox.Outcome {
 		return outbox.Outcome{Verdict: outbox.Superseded, Note: "the link was unlinked"}
 	}
 	if x.link.TicketID == 0 {
-		// Not a failure: the note waits for the ticket (recording it wakes
-		// the note: NoteWakeForTicket), spending no attempt.
+		// Not a failure: the note waits for the ticket, spending no
+		// attempt. (Notes are enqueued for links with a ticket; this is
+		// a safety net.)
 		return outbox.Outcome{Verdict: outbox.Retry, Deferred: true, RetryAfter: noteTicketWait,
 			Err: errors.New("waiting for the link's ticket to be created"), Note: "not_sent"}
 	}

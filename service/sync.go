@@ -71,6 +71,10 @@ func (s *Sync) Apply(ctx context.Context, in *Integration, ev Event, raw []byte)
 // is rolled back: what a pass would do, without doing it (reconcile
 // --dry-run). Raw is stored nowhere.
 func (s *Sync) Preview(ctx context.Context, in *Integration, events []Event) ([]Result, error) {
+	dir, err := s.directory(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func (s *Sync) Preview(ctx context.Context, in *Integration, events []Event) ([]
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 	out := make([]Result, 0, len(events))
 	for _, ev := range events {
-		res, err := s.apply(ctx, tx, in, ev, inbound{}, 0)
+		res, err := s.apply(ctx, tx, in, ev, inbound{}, 0, dir)
 		if err != nil {
 			return out, fmt.Errorf("preview %s event: %w", ev.Type, err)
 		}
@@ -98,10 +102,14 @@ func (s *Sync) applyRow(ctx context.Context, in *Integration, ev Event, row inbo
 			s.log.Warn("refresh agent directory on a miss", "integration", in.ID, "err", err)
 		}
 	}
+	dir, err := s.directory(ctx, in.ID)
+	if err != nil {
+		return Result{}, err
+	}
 	var res Result
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = s.apply(ctx, tx, in, ev, row, existing)
+		res, err = s.apply(ctx, tx, in, ev, row, existing, dir)
 		return err
 	})
 	if err != nil {
@@ -116,7 +124,12 @@ func (s *Sync) applyRow(ctx context.Context, in *Integration, ev Event, row inbo
 	return res, nil
 }
 
-func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, row inbound, existing int64) (Result, error) {
+// apply applies one event inside tx in a few round trips: the delivery is
+// recorded and its lead locked (one statement), the link locked and read
+// with the kinds of its unfinished actions (one), and everything decide
+// concluded written at once (one): the link's state, the event's outcome
+// and the actions. The agent directory comes from memory.
+func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, row inbound, existing int64, dir Directory) (Result, error) {
 	q := db.New(tx)
 	if ev.Type == EventReconcile {
 		// A read taken while earlier actions were in flight may not show
@@ -126,16 +139,25 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return Result{Outcome: OutcomeIgnored, Detail: "actions were in flight when the platform was read; the next pass looks again"}, err
 		}
 	}
+	// The lead's lock serialises with an opportunity form submission on the
+	// same lead, which links its new opportunity before this webhook may look.
+	leadKey := ""
+	if ev.Record != nil {
+		leadKey = leadLockKey(in.ID, firstNonEmpty(ev.Record.LeadID, ev.Record.ID))
+	}
 	id := existing
 	var err error
 	if existing != 0 {
 		if _, err = q.InboundLockFailed(ctx, db.InboundLockFailedParams{IntegrationID: in.ID, ID: existing}); errors.Is(err, pgx.ErrNoRows) {
 			return Result{EventID: existing, Outcome: OutcomeDuplicate, Detail: "applied meanwhile"}, nil
 		}
+		if err == nil && ev.Record != nil {
+			err = LockLead(ctx, tx, in.ID, firstNonEmpty(ev.Record.LeadID, ev.Record.ID))
+		}
 	} else {
 		row.Integration, row.Source, row.EventType, row.DedupKey = in.ID, string(ev.Source), string(ev.Type), ev.DedupKey
 		row.OccurredAt, row.Outcome = ev.OccurredAt, "received"
-		id, err = row.insert(ctx, q)
+		id, err = row.insertLocking(ctx, q, leadKey)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
 		}
@@ -145,14 +167,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	}
 	res := Result{EventID: id}
 
-	if ev.Record != nil {
-		// Serialises with an opportunity form submission on the same lead,
-		// which links its new opportunity before this webhook may look.
-		if err := LockLead(ctx, tx, in.ID, firstNonEmpty(ev.Record.LeadID, ev.Record.ID)); err != nil {
-			return res, err
-		}
-	}
-	link, err := s.lockLink(ctx, q, in.ID, ev)
+	link, open, err := s.lockLink(ctx, q, in.ID, ev)
 	if err != nil {
 		return res, err
 	}
@@ -167,14 +182,15 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return r, err
 		}
 	}
-	input := Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}, Link: link}
+	if dir == nil {
+		dir = &txDirectory{ctx: ctx, q: q, integration: in.ID}
+	}
+	input := Input{Event: ev, Rules: &in.Rules, Agents: dir, Link: link}
 	if link != nil && ev.Type != EventReconcile {
 		// (A reconcile read has no action in flight from before it — see
 		// busySinceRead — and those enqueued after it, by this same pass,
 		// cannot show in it: it is judged by source time alone.)
-		if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
-			return res, err
-		}
+		input.Open = open
 	}
 	d := decide(input)
 
@@ -182,13 +198,10 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		row, err := q.LinkInsert(ctx, insertParams(in.ID, d.Link))
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Another delivery created it first: decide again against it.
-			if link, err = s.lockLink(ctx, q, in.ID, ev); err != nil || link == nil {
+			if link, open, err = s.lockLink(ctx, q, in.ID, ev); err != nil || link == nil {
 				return res, fmt.Errorf("link created concurrently but not found: %v", err)
 			}
-			input.Link = link
-			if input.Open, err = openKinds(ctx, q, in.ID, link.ID); err != nil {
-				return res, err
-			}
+			input.Link, input.Open = link, open
 			d = decide(input)
 		} else if err != nil {
 			return res, fmt.Errorf("insert link: %w", err)
@@ -202,90 +215,129 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	if d.Link != nil && d.Link.ID != 0 {
 		res.LinkID = d.Link.ID
 	}
-
-	if len(d.Actions) > 0 && d.Link != nil && d.Link.ID != 0 {
-		if tripped, why, err := s.fuse(ctx, q, in, d.Link.ID, len(d.Actions)); err != nil {
-			return res, err
-		} else if tripped {
+	if len(d.Actions) > 0 && link != nil && d.Link != nil {
+		if tripped, why := s.fuse(in, d.Link, len(d.Actions)); tripped {
 			d.Link.Paused, d.Link.PausedReason = true, why
 			d.Actions, d.Outcome, d.Detail = nil, OutcomePaused, why
 			s.log.Error("loop fuse tripped; link paused", "integration", in.ID, "link", d.Link.ID, "reason", why)
 		}
 	}
-	if link != nil && d.Link != nil {
-		if err := saveLink(ctx, q, link, d.Link); err != nil {
-			return res, err
-		}
-	}
-
-	if len(d.Actions) > 0 {
-		rows := make([]outbox.NewAction, len(d.Actions))
-		for i, a := range d.Actions {
-			rows[i] = outbox.NewAction{
-				IntegrationID: in.ID, LinkID: d.Link.ID, Kind: a.Kind, Payload: a.Payload,
-				IdempotencyKey: actionKey(id, d.Link.ID, "", a), CausedBy: id, Unordered: a.Unordered,
-			}
-		}
-		n, err := outbox.Enqueue(ctx, tx, rows)
-		if err != nil {
-			return res, err
-		}
-		res.Actions = n
-		for _, a := range d.Actions {
-			p, _ := json.Marshal(a.Payload)
-			res.Planned = append(res.Planned, a.Kind+" "+string(p))
-		}
-	}
 	res.Outcome, res.Detail = d.Outcome, d.Detail
+	// The ticket's other record, if it has one, decides too (shared.go);
+	// what it concludes is part of this event's outcome.
+	var shared Result
 	if link != nil && ev.Ticket != nil {
-		// The ticket's other record, if it has one (shared.go).
-		if err := s.applySharers(ctx, tx, in, ev, id, link.ID, &res); err != nil {
+		if shared, err = s.applySharers(ctx, tx, in, ev, id, link.ID, dir, res.Outcome); err != nil {
 			return res, err
 		}
+		res.Outcome, res.Detail = shared.Outcome, joinDetail(res.Detail, shared.Detail)
 	}
-	var linkID *int64
-	if res.LinkID != 0 {
-		linkID = &res.LinkID
+	p := finishParams(in.ID, id, ev, link, d)
+	p.Outcome, p.Detail = res.Outcome, cleanText(res.Detail, maxDetail)
+	var linkID int64
+	if d.Link != nil {
+		linkID = d.Link.ID
 	}
-	typ := string(ev.Type)
-	if err := q.InboundSetOutcome(ctx, db.InboundSetOutcomeParams{IntegrationID: in.ID, ID: id, Outcome: res.Outcome,
-		Detail: cleanText(res.Detail, maxDetail), LinkID: linkID, EventType: &typ}); err != nil {
-		return res, fmt.Errorf("record outcome: %w", err)
+	if res.Planned, err = addActions(&p, id, linkID, "", d.Actions); err != nil {
+		return res, err
+	}
+	added, err := q.ApplyFinish(ctx, p)
+	if err != nil {
+		return res, fmt.Errorf("record the decision: %w", err)
+	}
+	res.Actions = len(added) + shared.Actions
+	res.Planned = append(res.Planned, shared.Planned...)
+	if link != nil && d.Link != nil && d.Link.TicketID != 0 && link.TicketID == 0 {
+		if err := q.LinkSetTicket(ctx, db.LinkSetTicketParams{IntegrationID: in.ID, ID: d.Link.ID, TicketID: &d.Link.TicketID}); err != nil {
+			return res, fmt.Errorf("record ticket of link %d: %w", d.Link.ID, err)
+		}
 	}
 	return res, nil
 }
 
-// lockLink finds and locks the link an event is about, nil when none.
-func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, ev Event) (*Link, error) {
+// finishParams is ApplyFinish's input without the actions: the link's new
+// state when there is one to save, and the event's outcome.
+func finishParams(integration string, eventID int64, ev Event, prev *Link, d Decision) db.ApplyFinishParams {
+	p := db.ApplyFinishParams{IntegrationID: integration, EventID: &eventID, RecordEvent: true, Outcome: d.Outcome,
+		Detail: cleanText(d.Detail, maxDetail), EventType: string(ev.Type), Fields: []byte("{}"), Written: []byte("{}"), Seen: []byte("{}")}
+	if l := d.Link; l != nil {
+		p.LinkID = l.ID
+		if l.ID != 0 {
+			p.EventLinkID = &l.ID
+		}
+		if prev != nil {
+			p.SaveLink = true
+			p.OwnerEmail, p.OwnerChangedAt, p.Labels = l.OwnerEmail, ptrTime(l.OwnerChangedAt), l.Labels
+			p.Fields, p.Written, p.Seen = jsonObject(l.Fields), jsonObject(l.Written), jsonObject(l.Seen)
+			p.LsqSeenAt, p.LimechatSeenAt, p.State = ptrTime(l.LeadSquaredSeenAt), ptrTime(l.LimeChatSeenAt), l.State
+			p.Paused, p.PausedReason = l.Paused, l.PausedReason
+			p.FuseWindowStart, p.FuseCount = ptrTime(l.FuseStart), int32(l.FuseCount)
+		}
+	}
+	if p.Labels == nil {
+		p.Labels = []string{}
+	}
+	return p
+}
+
+// directory is the integration's agent directory, read before the event's
+// transaction begins (a read inside it would take a second connection while
+// the transaction holds locks): the in-memory snapshot, or nil (read inside
+// the transaction) without an AgentDirectory.
+func (s *Sync) directory(ctx context.Context, integration string) (Directory, error) {
+	if s.agents == nil {
+		return nil, nil
+	}
+	return s.agents.Lookup(ctx, integration)
+}
+
+// lockLink finds and locks the link an event is about (nil when none), and
+// reads the kinds of its unfinished actions in the same round trip.
+func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, ev Event) (*Link, map[string]bool, error) {
 	var row db.Link
+	var open []string
 	var err error
 	switch {
 	case ev.Record != nil:
-		row, err = q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: integration, RecordKind: string(ev.Record.Kind), RecordID: ev.Record.ID})
+		var r db.LinkLockByRecordOpenRow
+		r, err = q.LinkLockByRecordOpen(ctx, db.LinkLockByRecordOpenParams{IntegrationID: integration, RecordKind: string(ev.Record.Kind), RecordID: ev.Record.ID})
+		row, open = r.Link, r.OpenKinds
 	case ev.Ticket != nil:
-		row, err = q.LinkLockByTicket(ctx, db.LinkLockByTicketParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
+		var r db.LinkLockByTicketOpenRow
+		r, err = q.LinkLockByTicketOpen(ctx, db.LinkLockByTicketOpenParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
+		row, open = r.Link, r.OpenKinds
 		if errors.Is(err, pgx.ErrNoRows) {
 			// A ticket we created whose id is not recorded yet (its webhook
 			// overtook the relay): find it by the record id we put on it.
 			kind, rid := ticketRecord(ev.Ticket)
 			if rid == "" {
-				return nil, nil
+				return nil, nil, nil
 			}
-			row, err = q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: integration, RecordKind: kind, RecordID: rid})
+			var r db.LinkLockByRecordOpenRow
+			r, err = q.LinkLockByRecordOpen(ctx, db.LinkLockByRecordOpenParams{IntegrationID: integration, RecordKind: kind, RecordID: rid})
+			row, open = r.Link, r.OpenKinds
 			if err == nil && row.TicketID != nil && *row.TicketID != ev.Ticket.ID {
-				return nil, nil // the record's link has another ticket
+				return nil, nil, nil // the record's link has another ticket
 			}
 		}
 	default:
-		return nil, nil
+		return nil, nil, nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock link: %w", err)
+		return nil, nil, fmt.Errorf("lock link: %w", err)
 	}
-	return linkFromRow(row)
+	l, err := linkFromRow(row)
+	if err != nil {
+		return nil, nil, err
+	}
+	kinds := make(map[string]bool, len(open))
+	for _, k := range open {
+		kinds[k] = true
+	}
+	return l, kinds, nil
 }
 
 // ticketRecord reads the record a ticket was opened for from its custom attributes.
@@ -298,35 +350,22 @@ func ticketRecord(t *Ticket) (kind, id string) {
 	return kind, id
 }
 
-func openKinds(ctx context.Context, q *db.Queries, integration string, linkID int64) (map[string]bool, error) {
-	kinds, err := q.OutboxOpenKinds(ctx, db.OutboxOpenKindsParams{IntegrationID: integration, LinkID: linkID})
-	if err != nil {
-		return nil, fmt.Errorf("read open actions: %w", err)
+// fuse pauses a link that produced more actions in a minute than the
+// integration allows: a loop would otherwise spend the customer's API quota
+// and message their customers. It counts on the link itself, in fixed
+// one-minute windows (no read of the outbox per event).
+func (s *Sync) fuse(in *Integration, l *Link, adding int) (bool, string) {
+	now := time.Now()
+	if l.FuseStart.IsZero() || now.Sub(l.FuseStart) >= time.Minute {
+		l.FuseStart, l.FuseCount = now, 0
 	}
-	m := make(map[string]bool, len(kinds))
-	for _, k := range kinds {
-		m[k] = true
-	}
-	return m, nil
-}
-
-// fuse pauses a link that produced more actions in the last minute than
-// the integration allows: a loop would otherwise spend the customer's API
-// quota and message their customers.
-func (s *Sync) fuse(ctx context.Context, q *db.Queries, in *Integration, linkID int64, adding int) (bool, string, error) {
+	l.FuseCount += adding
 	limit := in.Rules.Fuse.MaxActionsPerMinute
-	if limit <= 0 {
-		return false, "", nil
-	}
-	n, err := q.OutboxCountRecentForLink(ctx, db.OutboxCountRecentForLinkParams{IntegrationID: in.ID, LinkID: linkID, WindowSeconds: 60})
-	if err != nil {
-		return false, "", fmt.Errorf("count recent actions: %w", err)
-	}
-	if int(n)+adding <= limit {
-		return false, "", nil
+	if limit <= 0 || l.FuseCount <= limit {
+		return false, ""
 	}
 	s.metrics.fuse(in.ID)
-	return true, fmt.Sprintf("loop fuse: %d actions for this link within a minute exceeds %d", int(n)+adding, limit), nil
+	return true, fmt.Sprintf("loop fuse: %d actions for this link within a minute exceeds %d", l.FuseCount, limit)
 }
 
 // jsonObject encodes one of a link's maps (strings, times, ledgers: they
@@ -347,28 +386,6 @@ func insertParams(integration string, l *Link) db.LinkInsertParams {
 		OwnerChangedAt: ptrTime(l.OwnerChangedAt), Labels: l.Labels,
 		LsqSeenAt: ptrTime(l.LeadSquaredSeenAt), LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, Origin: l.Origin,
 	}
-}
-
-func saveLink(ctx context.Context, q *db.Queries, prev, l *Link) error {
-	var pausedAt *time.Time
-	if l.Paused {
-		now := time.Now()
-		pausedAt = &now
-	}
-	err := q.LinkSaveState(ctx, db.LinkSaveStateParams{
-		IntegrationID: l.IntegrationID, ID: l.ID, OwnerEmail: l.OwnerEmail, OwnerChangedAt: ptrTime(l.OwnerChangedAt),
-		Labels: l.Labels, Fields: jsonObject(l.Fields), Written: jsonObject(l.Written), Seen: jsonObject(l.Seen), LsqSeenAt: ptrTime(l.LeadSquaredSeenAt),
-		LimechatSeenAt: ptrTime(l.LimeChatSeenAt), State: l.State, PausedAt: pausedAt, PausedReason: l.PausedReason,
-	})
-	if err != nil {
-		return fmt.Errorf("save link %d: %w", l.ID, err)
-	}
-	if l.TicketID != 0 && prev.TicketID == 0 {
-		if err := q.LinkSetTicket(ctx, db.LinkSetTicketParams{IntegrationID: l.IntegrationID, ID: l.ID, TicketID: &l.TicketID}); err != nil {
-			return fmt.Errorf("record ticket of link %d: %w", l.ID, err)
-		}
-	}
-	return nil
 }
 
 // txDirectory reads the agent directory inside the event's transaction.
@@ -510,7 +527,7 @@ func (s *Sync) busySinceRead(ctx context.Context, tx pgx.Tx, in *Integration, ev
 			return false, err
 		}
 	}
-	link, err := s.lockLink(ctx, q, in.ID, ev)
+	link, _, err := s.lockLink(ctx, q, in.ID, ev)
 	if err != nil || link == nil {
 		return false, err
 	}

@@ -209,7 +209,7 @@ func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 
 // TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket: the ticket is
 // still opened (the scope wants one per lead), unassigned, and the event
-// says why.
+// and a private note on the ticket say why.
 func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -228,6 +228,19 @@ func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	}
 	if n := lcCalls(w.LC, "POST", "/assignments"); n != 0 {
 		t.Errorf("%d assignments sent, want none", n)
+	}
+	// The agents are told why, once the ticket exists to carry the note.
+	notes := w.notesOn(w.ticketOf(lead.ID).ID)
+	if len(notes) != 1 || !strings.Contains(notes[0].Content, "opened unassigned") || !strings.Contains(notes[0].Content, soloEmail) {
+		t.Errorf("notes %+v; want one saying the ticket was opened unassigned because of %s", notes, soloEmail)
+	}
+	// A later event naming the same owner adds no second note.
+	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"OwnerId": w.Users[soloEmail].ID, "mx_Interest": "Resort"}))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users["ravi@acme.test"].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	w.settle()
+	if n := len(w.notesOn(w.ticketOf(lead.ID).ID)); n != 1 {
+		t.Errorf("%d notes after the owner came back to %s, want still 1", n, soloEmail)
 	}
 }
 

@@ -30,7 +30,7 @@ func (a *app) wire(ctx context.Context, cfg Config, reg *prometheus.Registry, h 
 	notifier := outbox.NewNotifier(a.pool, 5*time.Millisecond, a.log)
 	a.sync = service.NewSync(a.pool, service.SyncConfig{Agents: a.agents, Notify: notifier.Notify, Metrics: metrics, Logger: a.log})
 	pacer := service.NewSharedPacer(a.pool)
-	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, pacer, a.log)
+	deliverer := service.NewDeliverer(a.pool, a.integrations, platforms, pacer, a.log).WithDirectory(a.agents)
 	a.reconciler = service.NewReconciler(a.pool, a.sync, platforms, pacer, a.log)
 	rcfg := outbox.Config{
 		Workers: cfg.RelayWorkers, Logger: a.log, Metrics: outbox.NewMetrics(reg, a.pool), AfterAttempt: a.afterAttempt,

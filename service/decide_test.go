@@ -322,8 +322,8 @@ func TestDecideOwnerAndAgentFollowEachOther(t *testing.T) {
 			actions: []Action{noteAction("unmatched-owner:"+tSolo, noteOwnerWithoutAgent(KindLead, tSolo))},
 		},
 		{
-			name: "LeadSquared owner with no LimeChat agent on a link waiting for its ticket: no note (the create notes it)",
-			link: func() *Link { l := leadLink(); l.TicketID, l.State = 0, LinkPendingTicket; return l }(),
+			name:    "LeadSquared owner with no LimeChat agent on a link waiting for its ticket: no note (the create notes it)",
+			link:    func() *Link { l := leadLink(); l.TicketID, l.State = 0, LinkPendingTicket; return l }(),
 			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
 			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
 		},

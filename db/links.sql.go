@@ -782,7 +782,8 @@ const linkLockByTicketOpen = `-- name: LinkLockByTicketOpen :one
 SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
        coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
                  WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
-                '{}')::text[] AS open_kinds
+                '{}')::text[] AS open_kinds,
+       EXISTS (SELECT 1 FROM links s WHERE s.integration_id = l.integration_id AND s.ticket_id = l.ticket_id AND s.id <> l.id) AS shared
 FROM links l
 WHERE l.integration_id = $1 AND l.ticket_id = $2
 ORDER BY l.id LIMIT 1
@@ -797,10 +798,12 @@ type LinkLockByTicketOpenParams struct {
 type LinkLockByTicketOpenRow struct {
 	Link      Link
 	OpenKinds []string
+	Shared    bool
 }
 
 // The ticket's first link (a ticket may be shared by a lead and an
-// opportunity; LinkLockSharers locks the others, always in id order).
+// opportunity: shared says so, and LinkLockSharers locks the others,
+// always in id order).
 func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicketOpenParams) (LinkLockByTicketOpenRow, error) {
 	row := q.db.QueryRow(ctx, linkLockByTicketOpen, arg.IntegrationID, arg.TicketID)
 	var i LinkLockByTicketOpenRow
@@ -830,6 +833,7 @@ func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicket
 		&i.Link.FuseWindowStart,
 		&i.Link.FuseCount,
 		&i.OpenKinds,
+		&i.Shared,
 	)
 	return i, err
 }

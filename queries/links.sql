@@ -118,11 +118,13 @@ FOR UPDATE OF l;
 
 -- name: LinkLockByTicketOpen :one
 -- The ticket's first link (a ticket may be shared by a lead and an
--- opportunity; LinkLockSharers locks the others, always in id order).
+-- opportunity: shared says so, and LinkLockSharers locks the others,
+-- always in id order).
 SELECT sqlc.embed(l),
        coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
                  WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
-                '{}')::text[] AS open_kinds
+                '{}')::text[] AS open_kinds,
+       EXISTS (SELECT 1 FROM links s WHERE s.integration_id = l.integration_id AND s.ticket_id = l.ticket_id AND s.id <> l.id) AS shared
 FROM links l
 WHERE l.integration_id = @integration_id AND l.ticket_id = @ticket_id
 ORDER BY l.id LIMIT 1

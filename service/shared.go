@@ -26,7 +26,9 @@ import (
 // event's outcome: apply records it once, for all). The result carries
 // their actions and what they concluded: outcome is the first link's
 // outcome, raised to the sharers' when the first link had seen the event
-// and a sharer had not. A ticket with one link costs one indexed read.
+// and a sharer had not. apply calls it only when the ticket's lock said
+// the ticket is shared (Link.SharesTicket): a ticket with one link costs
+// nothing more.
 func (s *Sync) applySharers(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, eventID, first int64, dir Directory, outcome string) (Result, error) {
 	res := Result{Outcome: outcome}
 	if ev.Ticket == nil || ev.Ticket.ID == 0 || first == 0 {

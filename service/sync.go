@@ -226,7 +226,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	// The ticket's other record, if it has one, decides too (shared.go);
 	// what it concludes is part of this event's outcome.
 	var shared Result
-	if link != nil && ev.Ticket != nil {
+	if link != nil && link.SharesTicket && ev.Ticket != nil {
 		if shared, err = s.applySharers(ctx, tx, in, ev, id, link.ID, dir, res.Outcome); err != nil {
 			return res, err
 		}
@@ -296,6 +296,7 @@ func (s *Sync) directory(ctx context.Context, integration string) (Directory, er
 func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, ev Event) (*Link, map[string]bool, error) {
 	var row db.Link
 	var open []string
+	var shared bool
 	var err error
 	switch {
 	case ev.Record != nil:
@@ -305,7 +306,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 	case ev.Ticket != nil:
 		var r db.LinkLockByTicketOpenRow
 		r, err = q.LinkLockByTicketOpen(ctx, db.LinkLockByTicketOpenParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
-		row, open = r.Link, r.OpenKinds
+		row, open, shared = r.Link, r.OpenKinds, r.Shared
 		if errors.Is(err, pgx.ErrNoRows) {
 			// A ticket we created whose id is not recorded yet (its webhook
 			// overtook the relay): find it by the record id we put on it.
@@ -333,6 +334,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	l.SharesTicket = shared
 	kinds := make(map[string]bool, len(open))
 	for _, k := range open {
 		kinds[k] = true

@@ -32,13 +32,21 @@ WITH saved AS (
 ), recorded AS (
     UPDATE inbound_events SET outcome = $22, detail = $23, link_id = $24,
         event_type = $25, retry_at = NULL
-    WHERE $26::bool AND integration_id = $1 AND id = $3
+    WHERE $26::bool AND integration_id = $1 AND id = $6
     RETURNING id
 )
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered)
-SELECT $1, $2, a.kind, a.payload, a.idempotency_key, $3, a.unordered
-FROM (SELECT unnest($4::text[]) AS kind, unnest($5::jsonb[]) AS payload,
-             unnest($6::text[]) AS idempotency_key, unnest($7::bool[]) AS unordered) a
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered, is_head)
+SELECT $1, $2, ($3::text[])[n], ($4::jsonb[])[n], ($5::text[])[n], $6,
+       ($7::bool[])[n],
+       -- an unordered action (a note) is a head of its own; the first
+       -- ordered action is the link's head when the link has no other
+       -- unfinished ordered action (the link's row is locked: see OutboxInsert)
+       ($7::bool[])[n] OR (
+           n = (SELECT min(k) FROM generate_series(1, cardinality($3::text[])) AS k WHERE NOT ($7::bool[])[k])
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
+                           AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
+FROM generate_series(1, cardinality($3::text[])) AS n
+ORDER BY n
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id
 `
@@ -46,10 +54,10 @@ RETURNING id
 type ApplyFinishParams struct {
 	IntegrationID   string
 	LinkID          int64
-	EventID         *int64
 	Kinds           []string
 	Payloads        [][]byte
 	IdempotencyKeys []string
+	EventID         *int64
 	Unordereds      []bool
 	OwnerEmail      string
 	OwnerChangedAt  *time.Time
@@ -81,10 +89,10 @@ func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int
 	rows, err := q.db.Query(ctx, applyFinish,
 		arg.IntegrationID,
 		arg.LinkID,
-		arg.EventID,
 		arg.Kinds,
 		arg.Payloads,
 		arg.IdempotencyKeys,
+		arg.EventID,
 		arg.Unordereds,
 		arg.OwnerEmail,
 		arg.OwnerChangedAt,

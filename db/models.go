@@ -276,5 +276,6 @@ type Outbox struct {
 	DeliveredAt    *time.Time
 	FirstFailedAt  *time.Time
 	Crashes        int32
+	IsHead         bool
 	Unordered      bool
 }

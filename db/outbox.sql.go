@@ -10,19 +10,33 @@ import (
 	"time"
 )
 
+const linksLock = `-- name: LinksLock :exec
+SELECT 1 FROM links
+WHERE (integration_id, id) IN (SELECT unnest($1::text[]), unnest($2::bigint[]))
+ORDER BY integration_id, id
+FOR UPDATE
+`
+
+type LinksLockParams struct {
+	IntegrationIds []string
+	LinkIds        []int64
+}
+
+// Locks links' rows in one order (no deadlock between two lockers).
+func (q *Queries) LinksLock(ctx context.Context, arg LinksLockParams) error {
+	_, err := q.db.Exec(ctx, linksLock, arg.IntegrationIds, arg.LinkIds)
+	return err
+}
+
 const outboxClaim = `-- name: OutboxClaim :many
 WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
     JOIN integrations i ON i.id = o.integration_id
-    WHERE o.status = 'pending'
+    WHERE o.is_head AND o.status = 'pending'
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
-      AND (o.unordered OR NOT EXISTS (
-          SELECT 1 FROM outbox p
-          WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
     ORDER BY o.next_attempt_at, o.id
     LIMIT $2
     FOR UPDATE OF o SKIP LOCKED
@@ -31,7 +45,7 @@ UPDATE outbox AS t
 SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make_interval(secs => $1::float8)
 FROM ready
 WHERE t.integration_id = ready.integration_id AND t.id = ready.id
-RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes, t.unordered
+RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes, t.is_head, t.unordered
 `
 
 type OutboxClaimParams struct {
@@ -39,14 +53,13 @@ type OutboxClaimParams struct {
 	MaxRows      int32
 }
 
-// Claims due actions: only the oldest unfinished action of each link (per-link
-// FIFO; a dead action holds the link's later ones until a person retries or
-// drops it), skipping rows other relays hold, and LeadSquared actions of
-// paused integrations. Claimed rows become 'delivering' under a lease. The
-// head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
-// claim costs the same whatever the backlog (a DISTINCT ON over every open
-// row grew with it: 73 ms at 2,000). An unordered action (a note) is outside
-// its link's order: never held, and it holds nothing.
+// Claims due actions at the head of their link's queue (per-link FIFO; a
+// dead head holds the link's later actions until a person retries or drops
+// it), skipping rows other relays hold, and LeadSquared actions of paused
+// integrations. Claimed rows become 'delivering' under a lease. The heads
+// are read off the outbox_heads index, so a claim costs the same whatever
+// the backlog. An unordered action (a note) is outside its link's order: a
+// head of its own, never held, holding nothing.
 func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Outbox, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, arg.LeaseSeconds, arg.MaxRows)
 	if err != nil {
@@ -75,6 +88,7 @@ func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Out
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.IsHead,
 			&i.Unordered,
 		); err != nil {
 			return nil, err
@@ -127,7 +141,7 @@ func (q *Queries) OutboxDrop(ctx context.Context, arg OutboxDropParams) (int64, 
 }
 
 const outboxGet = `-- name: OutboxGet :one
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox WHERE integration_id = $1 AND id = $2
 `
 
 type OutboxGetParams struct {
@@ -157,15 +171,18 @@ func (q *Queries) OutboxGet(ctx context.Context, arg OutboxGetParams) (Outbox, e
 		&i.DeliveredAt,
 		&i.FirstFailedAt,
 		&i.Crashes,
+		&i.IsHead,
 		&i.Unordered,
 	)
 	return i, err
 }
 
 const outboxInsert = `-- name: OutboxInsert :one
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered)
-VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()),
-        $8)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered, is_head)
+SELECT $1, $2, $3, $4, $5, $6,
+       coalesce($7::timestamptz, now()), $8,
+       $8 OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
+                                 AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id
 `
@@ -181,6 +198,11 @@ type OutboxInsertParams struct {
 	Unordered      bool
 }
 
+// Enqueues an action; it is its link's head when the link has no other
+// unfinished action (an unordered one, a note, is always a head of its own
+// and never counts as unfinished for the others). The caller holds the
+// link's row lock (every enqueue follows from a change of the link), which
+// keeps is_head exact.
 func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int64, error) {
 	row := q.db.QueryRow(ctx, outboxInsert,
 		arg.IntegrationID,
@@ -198,7 +220,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 }
 
 const outboxList = `-- name: OutboxList :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox
 WHERE ($1::text IS NULL OR integration_id = $1)
   AND status = ANY($2::text[])
 ORDER BY id LIMIT $3
@@ -238,6 +260,7 @@ func (q *Queries) OutboxList(ctx context.Context, arg OutboxListParams) ([]Outbo
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.IsHead,
 			&i.Unordered,
 		); err != nil {
 			return nil, err
@@ -504,7 +527,7 @@ func (q *Queries) OutboxOpenKinds(ctx context.Context, arg OutboxOpenKindsParams
 }
 
 const outboxPendingOfKinds = `-- name: OutboxPendingOfKinds :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, unordered FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND kind = ANY($3::text[])
   AND status = 'pending' AND id > $4
 ORDER BY id
@@ -553,6 +576,7 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 			&i.DeliveredAt,
 			&i.FirstFailedAt,
 			&i.Crashes,
+			&i.IsHead,
 			&i.Unordered,
 		); err != nil {
 			return nil, err
@@ -563,6 +587,29 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 		return nil, err
 	}
 	return items, nil
+}
+
+const outboxPromote = `-- name: OutboxPromote :exec
+UPDATE outbox o SET is_head = true
+FROM (SELECT p.integration_id, p.link_id, min(p.id) AS id
+      FROM outbox p
+      JOIN (SELECT unnest($1::text[]) AS integration_id, unnest($2::bigint[]) AS link_id) l
+        ON p.integration_id = l.integration_id AND p.link_id = l.link_id
+      WHERE p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered
+      GROUP BY p.integration_id, p.link_id) h
+WHERE o.integration_id = h.integration_id AND o.id = h.id AND NOT o.is_head
+`
+
+type OutboxPromoteParams struct {
+	IntegrationIds []string
+	LinkIds        []int64
+}
+
+// Makes the oldest unfinished action of each given link its head, for
+// links whose head just finished. The caller holds the links' row locks.
+func (q *Queries) OutboxPromote(ctx context.Context, arg OutboxPromoteParams) error {
+	_, err := q.db.Exec(ctx, outboxPromote, arg.IntegrationIds, arg.LinkIds)
+	return err
 }
 
 const outboxPrune = `-- name: OutboxPrune :execrows
@@ -605,6 +652,26 @@ WHERE status = 'delivering' AND lease_until < now()
 // max_crashes times ends dead, so it cannot take every replica down in turn.
 func (q *Queries) OutboxReleaseExpired(ctx context.Context, maxCrashes int32) (int64, error) {
 	result, err := q.db.Exec(ctx, outboxReleaseExpired, maxCrashes)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const outboxRepairHeads = `-- name: OutboxRepairHeads :execrows
+UPDATE outbox o SET is_head = true
+FROM (SELECT integration_id, link_id, min(id) AS id FROM outbox
+      WHERE status IN ('pending', 'delivering', 'dead') AND NOT unordered
+      GROUP BY integration_id, link_id
+      HAVING NOT bool_or(is_head)) h
+WHERE o.integration_id = h.integration_id AND o.id = h.id
+`
+
+// Marks the head of every link that has unfinished actions but none marked
+// (rows enqueued by a binary that did not know is_head). A sweep over the
+// backlog: the relay runs it now and then, not per claim.
+func (q *Queries) OutboxRepairHeads(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, outboxRepairHeads)
 	if err != nil {
 		return 0, err
 	}

@@ -23,12 +23,13 @@ var ErrNotFound = errors.New("outbox action not found")
 // (house style: only service and outbox see db rows). Its errors are the
 // database's, unwrapped, for the caller to wrap with what it was doing.
 type Admin struct {
-	q *db.Queries
+	pool *pgxpool.Pool
+	q    *db.Queries
 }
 
 // NewAdmin returns an Admin over pool.
 func NewAdmin(pool *pgxpool.Pool) *Admin {
-	return &Admin{q: db.New(pool)}
+	return &Admin{pool: pool, q: db.New(pool)}
 }
 
 // Row is one outbox action as an operator sees it.
@@ -106,6 +107,27 @@ func (a *Admin) Retry(ctx context.Context, integration string, id int64) (bool, 
 // superseded, outcome "dropped"). Like Retry, it reports false when the
 // action was in neither state.
 func (a *Admin) Drop(ctx context.Context, integration string, id int64) (bool, error) {
-	n, err := a.q.OutboxDrop(ctx, db.OutboxDropParams{IntegrationID: integration, ID: id})
-	return n == 1, err
+	var dropped bool
+	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		row, err := q.OutboxGet(ctx, db.OutboxGetParams{IntegrationID: integration, ID: id})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// Lock the link: the next action becomes its head (see OutboxPromote).
+		ids, links := []string{integration}, []int64{row.LinkID}
+		if err := q.LinksLock(ctx, db.LinksLockParams{IntegrationIds: ids, LinkIds: links}); err != nil {
+			return err
+		}
+		n, err := q.OutboxDrop(ctx, db.OutboxDropParams{IntegrationID: integration, ID: id})
+		if err != nil || n == 0 {
+			return err
+		}
+		dropped = true
+		return q.OutboxPromote(ctx, db.OutboxPromoteParams{IntegrationIds: ids, LinkIds: links})
+	})
+	return dropped, err
 }

@@ -97,8 +97,13 @@ func (r *Relay) recordBatch(ctx context.Context, batch []completion) {
 		for i, c := range batch {
 			err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 				var err error
-				statuses[i], err = r.record(ctx, tx, c.a, c.o)
-				return err
+				if err = lockLinks(ctx, tx, batch[i:i+1]); err != nil {
+					return err
+				}
+				if statuses[i], err = r.record(ctx, tx, c.a, c.o); err != nil {
+					return err
+				}
+				return promote(ctx, tx, batch[i:i+1], statuses[i:i+1])
 			})
 			if err != nil {
 				statuses[i] = ""
@@ -111,11 +116,50 @@ func (r *Relay) recordBatch(ctx context.Context, batch []completion) {
 			r.observe(c, statuses[i])
 		}
 	}
+	// Finished heads made their successors heads: claim them now.
+	r.Wake()
+}
+
+// lockLinks locks the links of a batch (in one order, so two relays
+// recording at once cannot deadlock): moving a link's head to its next
+// action must not race an enqueue on that link, which holds the same lock.
+func lockLinks(ctx context.Context, tx pgx.Tx, batch []completion) error {
+	var p db.LinksLockParams
+	for _, c := range batch {
+		p.IntegrationIds = append(p.IntegrationIds, c.a.IntegrationID)
+		p.LinkIds = append(p.LinkIds, c.a.LinkID)
+	}
+	if err := db.New(tx).LinksLock(ctx, p); err != nil {
+		return fmt.Errorf("lock links: %w", err)
+	}
+	return nil
+}
+
+// promote makes the next action of each link whose head finished (was
+// delivered or superseded) the link's head.
+func promote(ctx context.Context, tx pgx.Tx, batch []completion, statuses []string) error {
+	var p db.OutboxPromoteParams
+	for i, c := range batch {
+		if statuses[i] == StatusDelivered || statuses[i] == StatusSuperseded {
+			p.IntegrationIds = append(p.IntegrationIds, c.a.IntegrationID)
+			p.LinkIds = append(p.LinkIds, c.a.LinkID)
+		}
+	}
+	if len(p.LinkIds) == 0 {
+		return nil
+	}
+	if err := db.New(tx).OutboxPromote(ctx, p); err != nil {
+		return fmt.Errorf("move links' heads on: %w", err)
+	}
+	return nil
 }
 
 func (r *Relay) recordTogether(ctx context.Context, batch []completion) ([]string, error) {
 	statuses := make([]string, len(batch))
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if err := lockLinks(ctx, tx, batch); err != nil {
+			return err
+		}
 		var plain db.OutboxMarkDeliveredManyParams
 		index := map[int64]int{}
 		for i, c := range batch {
@@ -166,7 +210,7 @@ func (r *Relay) recordTogether(ctx context.Context, batch []completion) ([]strin
 			}
 			statuses[i] = status
 		}
-		return nil
+		return promote(ctx, tx, batch, statuses)
 	})
 	return statuses, err
 }

@@ -107,10 +107,15 @@ func (r *Relay) Run(ctx context.Context) {
 	var inflight sync.WaitGroup
 	lastRelease := time.Time{}
 	threshold := max(1, min(r.cfg.FetchBatch, r.cfg.Workers)/4)
+	lastRepair := time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastRelease) > r.cfg.Lease/4 {
 			r.releaseExpired(ctx)
 			lastRelease = time.Now()
+		}
+		if time.Since(lastRepair) > repairEvery {
+			r.repairHeads(ctx)
+			lastRepair = time.Now()
 		}
 		want := min(r.cfg.Workers-len(slots), r.cfg.FetchBatch)
 		more := false
@@ -223,6 +228,24 @@ func (r *Relay) releaseExpired(ctx context.Context) {
 	}
 	if n > 0 {
 		r.log.Warn("took back actions whose relay stopped mid-delivery", "count", n)
+	}
+}
+
+// repairEvery is how often a relay marks the heads of links that have
+// unfinished actions but no head (enqueued by a binary that did not mark
+// them): a sweep of the backlog, kept off the claim's path.
+const repairEvery = 30 * time.Second
+
+func (r *Relay) repairHeads(ctx context.Context) {
+	n, err := r.q.OutboxRepairHeads(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("mark links' queue heads", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		r.log.Warn("marked the queue heads of links that had none", "count", n)
 	}
 }
 

@@ -160,10 +160,18 @@ WITH saved AS (
     WHERE @record_event::bool AND integration_id = @integration_id AND id = @event_id
     RETURNING id
 )
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered)
-SELECT @integration_id, @link_id, a.kind, a.payload, a.idempotency_key, @event_id, a.unordered
-FROM (SELECT unnest(@kinds::text[]) AS kind, unnest(@payloads::jsonb[]) AS payload,
-             unnest(@idempotency_keys::text[]) AS idempotency_key, unnest(@unordereds::bool[]) AS unordered) a
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered, is_head)
+SELECT @integration_id, @link_id, (@kinds::text[])[n], (@payloads::jsonb[])[n], (@idempotency_keys::text[])[n], @event_id,
+       (@unordereds::bool[])[n],
+       -- an unordered action (a note) is a head of its own; the first
+       -- ordered action is the link's head when the link has no other
+       -- unfinished ordered action (the link's row is locked: see OutboxInsert)
+       (@unordereds::bool[])[n] OR (
+           n = (SELECT min(k) FROM generate_series(1, cardinality(@kinds::text[])) AS k WHERE NOT (@unordereds::bool[])[k])
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = @integration_id AND p.link_id = @link_id
+                           AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
+FROM generate_series(1, cardinality(@kinds::text[])) AS n
+ORDER BY n
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
 

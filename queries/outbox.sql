@@ -1,31 +1,33 @@
 -- name: OutboxInsert :one
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered)
-VALUES (@integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by), coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()),
-        @unordered)
+-- Enqueues an action; it is its link's head when the link has no other
+-- unfinished action (an unordered one, a note, is always a head of its own
+-- and never counts as unfinished for the others). The caller holds the
+-- link's row lock (every enqueue follows from a change of the link), which
+-- keeps is_head exact.
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered, is_head)
+SELECT @integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by),
+       coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()), @unordered,
+       @unordered OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = @integration_id AND p.link_id = @link_id
+                                 AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
 
 -- name: OutboxClaim :many
--- Claims due actions: only the oldest unfinished action of each link (per-link
--- FIFO; a dead action holds the link's later ones until a person retries or
--- drops it), skipping rows other relays hold, and LeadSquared actions of
--- paused integrations. Claimed rows become 'delivering' under a lease. The
--- head test is a NOT EXISTS on the open-rows and held-rows indexes, so a
--- claim costs the same whatever the backlog (a DISTINCT ON over every open
--- row grew with it: 73 ms at 2,000). An unordered action (a note) is outside
--- its link's order: never held, and it holds nothing.
+-- Claims due actions at the head of their link's queue (per-link FIFO; a
+-- dead head holds the link's later actions until a person retries or drops
+-- it), skipping rows other relays hold, and LeadSquared actions of paused
+-- integrations. Claimed rows become 'delivering' under a lease. The heads
+-- are read off the outbox_heads index, so a claim costs the same whatever
+-- the backlog. An unordered action (a note) is outside its link's order: a
+-- head of its own, never held, holding nothing.
 WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
     JOIN integrations i ON i.id = o.integration_id
-    WHERE o.status = 'pending'
+    WHERE o.is_head AND o.status = 'pending'
       AND o.next_attempt_at <= now()
       AND i.disabled_at IS NULL
       AND (o.kind NOT LIKE 'leadsquared.%' OR i.lsq_paused_until IS NULL OR i.lsq_paused_until <= now())
-      AND (o.unordered OR NOT EXISTS (
-          SELECT 1 FROM outbox p
-          WHERE p.integration_id = o.integration_id AND p.link_id = o.link_id AND p.id < o.id
-            AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
     ORDER BY o.next_attempt_at, o.id
     LIMIT @max_rows
     FOR UPDATE OF o SKIP LOCKED
@@ -35,6 +37,36 @@ SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make
 FROM ready
 WHERE t.integration_id = ready.integration_id AND t.id = ready.id
 RETURNING t.*;
+
+-- name: OutboxPromote :exec
+-- Makes the oldest unfinished action of each given link its head, for
+-- links whose head just finished. The caller holds the links' row locks.
+UPDATE outbox o SET is_head = true
+FROM (SELECT p.integration_id, p.link_id, min(p.id) AS id
+      FROM outbox p
+      JOIN (SELECT unnest(@integration_ids::text[]) AS integration_id, unnest(@link_ids::bigint[]) AS link_id) l
+        ON p.integration_id = l.integration_id AND p.link_id = l.link_id
+      WHERE p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered
+      GROUP BY p.integration_id, p.link_id) h
+WHERE o.integration_id = h.integration_id AND o.id = h.id AND NOT o.is_head;
+
+-- name: OutboxRepairHeads :execrows
+-- Marks the head of every link that has unfinished actions but none marked
+-- (rows enqueued by a binary that did not know is_head). A sweep over the
+-- backlog: the relay runs it now and then, not per claim.
+UPDATE outbox o SET is_head = true
+FROM (SELECT integration_id, link_id, min(id) AS id FROM outbox
+      WHERE status IN ('pending', 'delivering', 'dead') AND NOT unordered
+      GROUP BY integration_id, link_id
+      HAVING NOT bool_or(is_head)) h
+WHERE o.integration_id = h.integration_id AND o.id = h.id;
+
+-- name: LinksLock :exec
+-- Locks links' rows in one order (no deadlock between two lockers).
+SELECT 1 FROM links
+WHERE (integration_id, id) IN (SELECT unnest(@integration_ids::text[]), unnest(@link_ids::bigint[]))
+ORDER BY integration_id, id
+FOR UPDATE;
 
 -- name: OutboxMarkDelivered :execrows
 UPDATE outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL, result = @result, outcome = @outcome, last_error = ''

@@ -198,8 +198,11 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		row, err := q.LinkInsert(ctx, insertParams(in.ID, d.Link))
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Another delivery created it first: decide again against it.
-			if link, open, err = s.lockLink(ctx, q, in.ID, ev); err != nil || link == nil {
-				return res, fmt.Errorf("link created concurrently but not found: %v", err)
+			if link, open, err = s.lockLink(ctx, q, in.ID, ev); err != nil {
+				return res, fmt.Errorf("read the link created concurrently: %w", err)
+			}
+			if link == nil {
+				return res, errors.New("the link was created concurrently but is not found")
 			}
 			input.Link, input.Open = link, open
 			d = decide(input)

@@ -197,10 +197,28 @@ func scalar(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// serviceError maps the form service's errors to HTTP answers; platform
-// messages are shown (the adapters keep secrets out of them), anything
-// else is logged and answered as an internal error.
-func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err error) {
+// formAnswer is how an error of the form service leaves the API: the one
+// table from the service's errors to HTTP statuses, used by the JSON API,
+// the agent page and the automation route alike.
+type formAnswer struct {
+	status     int
+	msg        string
+	fields     map[string]string // per-field problems (422)
+	retryAfter time.Duration
+}
+
+// body is the JSON answer: {"errors": {field: why}} or {"error": msg}.
+func (a formAnswer) body() map[string]any {
+	if a.fields != nil {
+		return map[string]any{"errors": a.fields}
+	}
+	return map[string]any{"error": a.msg}
+}
+
+// formError maps the form service's errors to answers; platform messages
+// are shown (the adapters keep secrets out of them), anything else is
+// logged and answered as an internal error.
+func (f *Forms) formError(in *service.Integration, err error) formAnswer {
 	var verr *service.ValidationError
 	var inProgress *service.InProgressError
 	var reused *service.KeyReusedError
@@ -208,26 +226,30 @@ func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err
 	var platform service.ClassifiedError
 	switch {
 	case errors.As(err, &verr):
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": verr.Fields})
+		return formAnswer{status: http.StatusUnprocessableEntity, msg: "some fields are not valid", fields: verr.Fields}
 	case errors.Is(err, service.ErrFormNotConfigured), errors.Is(err, service.ErrTicketNotFound), errors.Is(err, service.ErrTicketNotInInbox):
-		writeError(w, http.StatusNotFound, err.Error())
+		return formAnswer{status: http.StatusNotFound, msg: err.Error()}
 	case errors.As(err, &inProgress), errors.As(err, &reused):
-		writeError(w, http.StatusConflict, err.Error())
+		return formAnswer{status: http.StatusConflict, msg: err.Error()}
 	case errors.As(err, &failed):
-		writeError(w, http.StatusBadGateway, failed.Message)
+		return formAnswer{status: http.StatusBadGateway, msg: failed.Message}
 	case errors.As(err, &platform):
-		status := http.StatusBadGateway
 		if platform.Class() == service.ClassRateLimited {
-			status = http.StatusServiceUnavailable
-			if d := platform.RetryAfter(); d > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
-			}
+			return formAnswer{status: http.StatusServiceUnavailable, msg: err.Error(), retryAfter: platform.RetryAfter()}
 		}
-		writeError(w, status, err.Error())
-	default:
-		f.log().Error("opportunity form", "integration", in.ID, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error; the details are in lsqbridge's log")
+		return formAnswer{status: http.StatusBadGateway, msg: err.Error()}
 	}
+	f.log().Error("opportunity form", "integration", in.ID, "err", err)
+	return formAnswer{status: http.StatusInternalServerError, msg: "internal error; the details are in lsqbridge's log"}
+}
+
+// serviceError answers a form service error as JSON.
+func (f *Forms) serviceError(w http.ResponseWriter, in *service.Integration, err error) {
+	a := f.formError(in, err)
+	if a.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(a.retryAfter.Round(time.Second)/time.Second)))
+	}
+	writeJSON(w, a.status, a.body())
 }
 
 // link handles GET …/opportunity-form/link: a signed link to the ticket's
@@ -387,11 +409,8 @@ func (f *Forms) page(w http.ResponseWriter, r *http.Request) {
 	}
 	form, err := f.Service.Form(r.Context(), in, ticket)
 	if err != nil {
-		rec := &statusRecorder{header: http.Header{}}
-		f.serviceError(rec, in, err)
-		var e struct{ Error string }
-		_ = json.Unmarshal(rec.body.Bytes(), &e)
-		f.renderError(w, r, rec.status, e.Error, in)
+		a := f.formError(in, err)
+		f.renderError(w, r, a.status, a.msg, in)
 		return
 	}
 	data := struct {
@@ -498,17 +517,6 @@ func (f *Forms) renderError(w http.ResponseWriter, r *http.Request, status int, 
 	f.render(w, r, status, "error", struct{ Message string }{msg}, in)
 }
 
-// statusRecorder captures serviceError's answer to show it as a page.
-type statusRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (s *statusRecorder) Header() http.Header         { return s.header }
-func (s *statusRecorder) Write(b []byte) (int, error) { return s.body.Write(b) }
-func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
-
 // Automation handles the LimeChat automation webhook: set it as
 // Webhooks.Automation. Created, incomplete and ignored deliveries answer
 // 200 with the outcome; a failure answers 502/500 with the reason (it is
@@ -516,15 +524,10 @@ func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
 func (f *Forms) Automation(ctx context.Context, in *service.Integration, ev service.Event, raw []byte) (int, any) {
 	res, err := f.Service.Automate(ctx, in, ev, raw)
 	if err != nil {
-		rec := &statusRecorder{header: http.Header{}}
-		f.serviceError(rec, in, err)
-		var e map[string]any
-		_ = json.Unmarshal(rec.body.Bytes(), &e)
-		if e == nil {
-			e = map[string]any{}
-		}
-		e["event_id"] = res.EventID
-		return rec.status, e
+		a := f.formError(in, err)
+		body := a.body()
+		body["event_id"] = res.EventID
+		return a.status, body
 	}
 	return http.StatusOK, res
 }

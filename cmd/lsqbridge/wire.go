@@ -69,6 +69,9 @@ func (a *app) refreshAgents(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		list, err := a.integrations.List(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("list integrations to refresh their agent directories", "err", err)
+		}
 		if err == nil {
 			for _, s := range list {
 				if s.Disabled {

@@ -23,7 +23,7 @@ func (q *Queries) IntegrationDisable(ctx context.Context, id string) (int64, err
 }
 
 const integrationGet = `-- name: IntegrationGet :one
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations WHERE id = $1
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at, sync_since FROM integrations WHERE id = $1
 `
 
 func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, error) {
@@ -55,12 +55,13 @@ func (q *Queries) IntegrationGet(ctx context.Context, id string) (Integration, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DisabledAt,
+		&i.SyncSince,
 	)
 	return i, err
 }
 
 const integrationList = `-- name: IntegrationList :many
-SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at FROM integrations ORDER BY id
+SELECT id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed, lsq_requests_per_5s, lsq_paused_until, lsq_tokens, lsq_tokens_at, reconciled_at, lsq_user_id, limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, limechat_webhook_secret_sealed, flow_builder_url, flow_builder_account_id, flow_builder_key_sealed, webhook_token_hash, rules, config_version, created_at, updated_at, disabled_at, sync_since FROM integrations ORDER BY id
 `
 
 func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
@@ -98,6 +99,7 @@ func (q *Queries) IntegrationList(ctx context.Context) ([]Integration, error) {
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DisabledAt,
+			&i.SyncSince,
 		); err != nil {
 			return nil, err
 		}
@@ -235,6 +237,16 @@ ON CONFLICT (id) DO UPDATE SET
     flow_builder_account_id = excluded.flow_builder_account_id,
     flow_builder_key_sealed = excluded.flow_builder_key_sealed,
     rules = excluded.rules,
+    -- What is synced changed, or the integration is enabled again: records
+    -- created before now are out of scope (no backfill).
+    sync_since = CASE
+        WHEN integrations.disabled_at IS NOT NULL
+          OR (integrations.rules->'sync'->'leads', integrations.rules->'sync'->'opportunities',
+              integrations.rules->'sync'->'opportunity_types')
+             IS DISTINCT FROM
+             (excluded.rules->'sync'->'leads', excluded.rules->'sync'->'opportunities',
+              excluded.rules->'sync'->'opportunity_types')
+        THEN now() ELSE integrations.sync_since END,
     config_version = integrations.config_version + 1,
     disabled_at = NULL,
     updated_at = now()

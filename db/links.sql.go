@@ -13,34 +13,38 @@ import (
 const applyFinish = `-- name: ApplyFinish :many
 WITH saved AS (
     UPDATE links SET
-        owner_email = $7,
-        owner_changed_at = $8,
-        labels = $9,
-        fields = $10,
-        written = $11,
-        seen = $12,
-        lsq_seen_at = $13,
-        limechat_seen_at = $14,
-        state = $15,
-        paused_at = CASE WHEN $16::bool THEN coalesce(paused_at, now()) END,
-        paused_reason = $17,
-        fuse_window_start = $18,
-        fuse_count = $19,
+        owner_email = $8,
+        owner_changed_at = $9,
+        labels = $10,
+        fields = $11,
+        written = $12,
+        seen = $13,
+        lsq_seen_at = $14,
+        limechat_seen_at = $15,
+        state = $16,
+        paused_at = CASE WHEN $17::bool THEN coalesce(paused_at, now()) END,
+        paused_reason = $18,
+        fuse_window_start = $19,
+        fuse_count = $20,
         updated_at = now()
-    WHERE $20::bool AND integration_id = $1 AND id = $2
+    WHERE $21::bool AND integration_id = $1 AND id = $2
     RETURNING id
 ), recorded AS (
-    UPDATE inbound_events SET outcome = $21, detail = $22, link_id = $23,
-        event_type = $24, retry_at = NULL
-    WHERE integration_id = $1 AND id = $6
+    UPDATE inbound_events SET outcome = $22, detail = $23, link_id = $24,
+        event_type = $25, retry_at = NULL
+    WHERE $26::bool AND integration_id = $1 AND id = $6
     RETURNING id
 )
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, is_head)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, unordered, is_head)
 SELECT $1, $2, ($3::text[])[n], ($4::jsonb[])[n], ($5::text[])[n], $6,
-       -- the first action is the link's head when the link has no other
-       -- unfinished action (the link's row is locked: see OutboxInsert)
-       n = 1 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
-                             AND p.status IN ('pending', 'delivering', 'dead'))
+       ($7::bool[])[n],
+       -- an unordered action (a note) is a head of its own; the first
+       -- ordered action is the link's head when the link has no other
+       -- unfinished ordered action (the link's row is locked: see OutboxInsert)
+       ($7::bool[])[n] OR (
+           n = (SELECT min(k) FROM generate_series(1, cardinality($3::text[])) AS k WHERE NOT ($7::bool[])[k])
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
+                           AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered))
 FROM generate_series(1, cardinality($3::text[])) AS n
 ORDER BY n
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
@@ -54,6 +58,7 @@ type ApplyFinishParams struct {
 	Payloads        [][]byte
 	IdempotencyKeys []string
 	EventID         *int64
+	Unordereds      []bool
 	OwnerEmail      string
 	OwnerChangedAt  *time.Time
 	Labels          []string
@@ -72,12 +77,14 @@ type ApplyFinishParams struct {
 	Detail          string
 	EventLinkID     *int64
 	EventType       string
+	RecordEvent     bool
 }
 
 // Writes what deciding one event concluded, in one round trip: the link's
-// new state (when save_link), the event's outcome, and the actions that
-// follow (outbox rows; a repeated idempotency key adds nothing). Returns
-// the ids of the actions added.
+// new state (when save_link), the event's outcome (when record_event: not
+// for the other links of a shared ticket), and the actions that follow
+// (outbox rows; a repeated idempotency key adds nothing; notes are
+// unordered). Returns the ids of the actions added.
 func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, applyFinish,
 		arg.IntegrationID,
@@ -86,6 +93,7 @@ func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int
 		arg.Payloads,
 		arg.IdempotencyKeys,
 		arg.EventID,
+		arg.Unordereds,
 		arg.OwnerEmail,
 		arg.OwnerChangedAt,
 		arg.Labels,
@@ -104,6 +112,7 @@ func (q *Queries) ApplyFinish(ctx context.Context, arg ApplyFinishParams) ([]int
 		arg.Detail,
 		arg.EventLinkID,
 		arg.EventType,
+		arg.RecordEvent,
 	)
 	if err != nil {
 		return nil, err
@@ -149,6 +158,86 @@ func (q *Queries) LinkAddMark(ctx context.Context, arg LinkAddMarkParams) error 
 		arg.ID,
 	)
 	return err
+}
+
+const linkAdoptTicket = `-- name: LinkAdoptTicket :execrows
+UPDATE links SET ticket_id = $1, contact_id = coalesce($2, contact_id), state = 'active',
+    origin = $3, owner_email = $4, owner_changed_at = $5, labels = $6,
+    written = $7, limechat_seen_at = $8, updated_at = now()
+WHERE integration_id = $9 AND id = $10 AND state = 'pending_ticket' AND ticket_id IS NULL
+`
+
+type LinkAdoptTicketParams struct {
+	TicketID       *int64
+	ContactID      *int64
+	Origin         string
+	OwnerEmail     string
+	OwnerChangedAt *time.Time
+	Labels         []string
+	Written        []byte
+	LimechatSeenAt *time.Time
+	IntegrationID  string
+	ID             int64
+}
+
+// Gives a link that waits for its ticket an existing one (a lead the
+// opportunity form created, whose lead-created webhook got in first).
+func (q *Queries) LinkAdoptTicket(ctx context.Context, arg LinkAdoptTicketParams) (int64, error) {
+	result, err := q.db.Exec(ctx, linkAdoptTicket,
+		arg.TicketID,
+		arg.ContactID,
+		arg.Origin,
+		arg.OwnerEmail,
+		arg.OwnerChangedAt,
+		arg.Labels,
+		arg.Written,
+		arg.LimechatSeenAt,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const linkFollowTicket = `-- name: LinkFollowTicket :execrows
+WITH moved AS (
+    UPDATE links SET ticket_id = $2, written = $5, updated_at = now()
+    WHERE links.integration_id = $6 AND links.id = $7 AND links.ticket_id = $1
+    RETURNING links.integration_id, links.id
+)
+INSERT INTO link_tickets (integration_id, link_id, ticket_id, followed_by, ticket_status, caused_by)
+SELECT moved.integration_id, moved.id, $1, $2, $3, $4
+FROM moved
+`
+
+type LinkFollowTicketParams struct {
+	OldTicketID   int64
+	NewTicketID   int64
+	OldStatus     string
+	CausedBy      *int64
+	Written       []byte
+	IntegrationID string
+	ID            int64
+}
+
+// Moves a link from its ticket to the record's next conversation, keeping
+// the old ticket in link_tickets; only while it still has the old one.
+func (q *Queries) LinkFollowTicket(ctx context.Context, arg LinkFollowTicketParams) (int64, error) {
+	result, err := q.db.Exec(ctx, linkFollowTicket,
+		arg.OldTicketID,
+		arg.NewTicketID,
+		arg.OldStatus,
+		arg.CausedBy,
+		arg.Written,
+		arg.IntegrationID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const linkGet = `-- name: LinkGet :one
@@ -236,6 +325,7 @@ func (q *Queries) LinkGetByRecord(ctx context.Context, arg LinkGetByRecordParams
 
 const linkGetByTicket = `-- name: LinkGetByTicket :one
 SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2
+ORDER BY record_kind = 'opportunity' DESC, id LIMIT 1
 `
 
 type LinkGetByTicketParams struct {
@@ -243,8 +333,51 @@ type LinkGetByTicketParams struct {
 	TicketID      *int64
 }
 
+// The ticket's link; of a lead and an opportunity sharing it, the opportunity's.
 func (q *Queries) LinkGetByTicket(ctx context.Context, arg LinkGetByTicketParams) (Link, error) {
 	row := q.db.QueryRow(ctx, linkGetByTicket, arg.IntegrationID, arg.TicketID)
+	var i Link
+	err := row.Scan(
+		&i.IntegrationID,
+		&i.ID,
+		&i.RecordKind,
+		&i.RecordID,
+		&i.LeadID,
+		&i.TicketID,
+		&i.ContactID,
+		&i.OwnerEmail,
+		&i.OwnerChangedAt,
+		&i.Labels,
+		&i.Fields,
+		&i.Written,
+		&i.Seen,
+		&i.LsqSeenAt,
+		&i.LimechatSeenAt,
+		&i.State,
+		&i.Origin,
+		&i.PausedAt,
+		&i.PausedReason,
+		&i.FuseResetAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FuseWindowStart,
+		&i.FuseCount,
+	)
+	return i, err
+}
+
+const linkGetByTicketKind = `-- name: LinkGetByTicketKind :one
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links WHERE integration_id = $1 AND ticket_id = $2 AND record_kind = $3
+`
+
+type LinkGetByTicketKindParams struct {
+	IntegrationID string
+	TicketID      *int64
+	RecordKind    string
+}
+
+func (q *Queries) LinkGetByTicketKind(ctx context.Context, arg LinkGetByTicketKindParams) (Link, error) {
+	row := q.db.QueryRow(ctx, linkGetByTicketKind, arg.IntegrationID, arg.TicketID, arg.RecordKind)
 	var i Link
 	err := row.Scan(
 		&i.IntegrationID,
@@ -368,6 +501,66 @@ type LinkListActiveParams struct {
 
 func (q *Queries) LinkListActive(ctx context.Context, arg LinkListActiveParams) ([]Link, error) {
 	rows, err := q.db.Query(ctx, linkListActive, arg.IntegrationID, arg.AfterID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Link{}
+	for rows.Next() {
+		var i Link
+		if err := rows.Scan(
+			&i.IntegrationID,
+			&i.ID,
+			&i.RecordKind,
+			&i.RecordID,
+			&i.LeadID,
+			&i.TicketID,
+			&i.ContactID,
+			&i.OwnerEmail,
+			&i.OwnerChangedAt,
+			&i.Labels,
+			&i.Fields,
+			&i.Written,
+			&i.Seen,
+			&i.LsqSeenAt,
+			&i.LimechatSeenAt,
+			&i.State,
+			&i.Origin,
+			&i.PausedAt,
+			&i.PausedReason,
+			&i.FuseResetAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const linkListByContact = `-- name: LinkListByContact :many
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
+WHERE integration_id = $1 AND contact_id = $2 AND state = 'active'
+  AND ticket_id IS NOT NULL AND ticket_id <> $3
+ORDER BY id
+`
+
+type LinkListByContactParams struct {
+	IntegrationID  string
+	ContactID      *int64
+	ExceptTicketID *int64
+}
+
+// Active links whose ticket belongs to a LimeChat contact, other than one
+// ticket: the records a new conversation of that contact may follow up.
+func (q *Queries) LinkListByContact(ctx context.Context, arg LinkListByContactParams) ([]Link, error) {
+	rows, err := q.db.Query(ctx, linkListByContact, arg.IntegrationID, arg.ContactID, arg.ExceptTicketID)
 	if err != nil {
 		return nil, err
 	}
@@ -597,9 +790,11 @@ const linkLockByTicketOpen = `-- name: LinkLockByTicketOpen :one
 SELECT l.integration_id, l.id, l.record_kind, l.record_id, l.lead_id, l.ticket_id, l.contact_id, l.owner_email, l.owner_changed_at, l.labels, l.fields, l.written, l.seen, l.lsq_seen_at, l.limechat_seen_at, l.state, l.origin, l.paused_at, l.paused_reason, l.fuse_reset_at, l.created_at, l.updated_at, l.fuse_window_start, l.fuse_count,
        coalesce((SELECT array_agg(DISTINCT o.kind ORDER BY o.kind) FROM outbox o
                  WHERE o.integration_id = l.integration_id AND o.link_id = l.id AND o.status IN ('pending', 'delivering')),
-                '{}')::text[] AS open_kinds
+                '{}')::text[] AS open_kinds,
+       EXISTS (SELECT 1 FROM links s WHERE s.integration_id = l.integration_id AND s.ticket_id = l.ticket_id AND s.id <> l.id) AS shared
 FROM links l
 WHERE l.integration_id = $1 AND l.ticket_id = $2
+ORDER BY l.id LIMIT 1
 FOR UPDATE OF l
 `
 
@@ -611,8 +806,12 @@ type LinkLockByTicketOpenParams struct {
 type LinkLockByTicketOpenRow struct {
 	Link      Link
 	OpenKinds []string
+	Shared    bool
 }
 
+// The ticket's first link (a ticket may be shared by a lead and an
+// opportunity: shared says so, and LinkLockSharers locks the others,
+// always in id order).
 func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicketOpenParams) (LinkLockByTicketOpenRow, error) {
 	row := q.db.QueryRow(ctx, linkLockByTicketOpen, arg.IntegrationID, arg.TicketID)
 	var i LinkLockByTicketOpenRow
@@ -642,8 +841,68 @@ func (q *Queries) LinkLockByTicketOpen(ctx context.Context, arg LinkLockByTicket
 		&i.Link.FuseWindowStart,
 		&i.Link.FuseCount,
 		&i.OpenKinds,
+		&i.Shared,
 	)
 	return i, err
+}
+
+const linkLockSharers = `-- name: LinkLockSharers :many
+SELECT integration_id, id, record_kind, record_id, lead_id, ticket_id, contact_id, owner_email, owner_changed_at, labels, fields, written, seen, lsq_seen_at, limechat_seen_at, state, origin, paused_at, paused_reason, fuse_reset_at, created_at, updated_at, fuse_window_start, fuse_count FROM links
+WHERE integration_id = $1 AND ticket_id = $2 AND id <> $3
+ORDER BY id FOR UPDATE
+`
+
+type LinkLockSharersParams struct {
+	IntegrationID string
+	TicketID      *int64
+	ExceptID      int64
+}
+
+// The other links of a ticket than the one LinkLockByTicketOpen locked,
+// locked in id order.
+func (q *Queries) LinkLockSharers(ctx context.Context, arg LinkLockSharersParams) ([]Link, error) {
+	rows, err := q.db.Query(ctx, linkLockSharers, arg.IntegrationID, arg.TicketID, arg.ExceptID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Link{}
+	for rows.Next() {
+		var i Link
+		if err := rows.Scan(
+			&i.IntegrationID,
+			&i.ID,
+			&i.RecordKind,
+			&i.RecordID,
+			&i.LeadID,
+			&i.TicketID,
+			&i.ContactID,
+			&i.OwnerEmail,
+			&i.OwnerChangedAt,
+			&i.Labels,
+			&i.Fields,
+			&i.Written,
+			&i.Seen,
+			&i.LsqSeenAt,
+			&i.LimechatSeenAt,
+			&i.State,
+			&i.Origin,
+			&i.PausedAt,
+			&i.PausedReason,
+			&i.FuseResetAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FuseWindowStart,
+			&i.FuseCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const linkSaveState = `-- name: LinkSaveState :exec

@@ -93,6 +93,18 @@ type AuditLink struct {
 	DeadActions   int64
 }
 
+type AuditLinkTicket struct {
+	IntegrationID  string
+	LinkID         int64
+	RecordKind     string
+	RecordID       string
+	TicketID       int64
+	StatusWhenLeft string
+	FollowedBy     int64
+	MovedAt        time.Time
+	Current        bool
+}
+
 type AuditLinkTimeline struct {
 	IntegrationID string
 	LinkID        *int64
@@ -205,6 +217,7 @@ type Integration struct {
 	CreatedAt                   time.Time
 	UpdatedAt                   time.Time
 	DisabledAt                  *time.Time
+	SyncSince                   time.Time
 }
 
 type Link struct {
@@ -234,6 +247,16 @@ type Link struct {
 	FuseCount       int32
 }
 
+type LinkTicket struct {
+	IntegrationID string
+	LinkID        int64
+	TicketID      int64
+	FollowedBy    int64
+	TicketStatus  string
+	MovedAt       time.Time
+	CausedBy      *int64
+}
+
 type Outbox struct {
 	IntegrationID  string
 	ID             int64
@@ -254,4 +277,5 @@ type Outbox struct {
 	FirstFailedAt  *time.Time
 	Crashes        int32
 	IsHead         bool
+	Unordered      bool
 }

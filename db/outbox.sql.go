@@ -45,7 +45,7 @@ UPDATE outbox AS t
 SET status = 'delivering', attempts = t.attempts + 1, lease_until = now() + make_interval(secs => $1::float8)
 FROM ready
 WHERE t.integration_id = ready.integration_id AND t.id = ready.id
-RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes, t.is_head
+RETURNING t.integration_id, t.id, t.link_id, t.kind, t.payload, t.idempotency_key, t.caused_by, t.status, t.attempts, t.next_attempt_at, t.lease_until, t.last_error, t.outcome, t.result, t.created_at, t.delivered_at, t.first_failed_at, t.crashes, t.is_head, t.unordered
 `
 
 type OutboxClaimParams struct {
@@ -58,7 +58,8 @@ type OutboxClaimParams struct {
 // it), skipping rows other relays hold, and LeadSquared actions of paused
 // integrations. Claimed rows become 'delivering' under a lease. The heads
 // are read off the outbox_heads index, so a claim costs the same whatever
-// the backlog.
+// the backlog. An unordered action (a note) is outside its link's order: a
+// head of its own, never held, holding nothing.
 func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Outbox, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, arg.LeaseSeconds, arg.MaxRows)
 	if err != nil {
@@ -88,6 +89,7 @@ func (q *Queries) OutboxClaim(ctx context.Context, arg OutboxClaimParams) ([]Out
 			&i.FirstFailedAt,
 			&i.Crashes,
 			&i.IsHead,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -139,7 +141,7 @@ func (q *Queries) OutboxDrop(ctx context.Context, arg OutboxDropParams) (int64, 
 }
 
 const outboxGet = `-- name: OutboxGet :one
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head FROM outbox WHERE integration_id = $1 AND id = $2
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox WHERE integration_id = $1 AND id = $2
 `
 
 type OutboxGetParams struct {
@@ -170,16 +172,17 @@ func (q *Queries) OutboxGet(ctx context.Context, arg OutboxGetParams) (Outbox, e
 		&i.FirstFailedAt,
 		&i.Crashes,
 		&i.IsHead,
+		&i.Unordered,
 	)
 	return i, err
 }
 
 const outboxInsert = `-- name: OutboxInsert :one
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, is_head)
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered, is_head)
 SELECT $1, $2, $3, $4, $5, $6,
-       coalesce($7::timestamptz, now()),
-       NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
-                   AND p.status IN ('pending', 'delivering', 'dead'))
+       coalesce($7::timestamptz, now()), $8,
+       $8 OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = $1 AND p.link_id = $2
+                                 AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id
 `
@@ -192,11 +195,14 @@ type OutboxInsertParams struct {
 	IdempotencyKey string
 	CausedBy       *int64
 	NextAttemptAt  *time.Time
+	Unordered      bool
 }
 
 // Enqueues an action; it is its link's head when the link has no other
-// unfinished action. The caller holds the link's row lock (every enqueue
-// follows from a change of the link), which keeps is_head exact.
+// unfinished action (an unordered one, a note, is always a head of its own
+// and never counts as unfinished for the others). The caller holds the
+// link's row lock (every enqueue follows from a change of the link), which
+// keeps is_head exact.
 func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int64, error) {
 	row := q.db.QueryRow(ctx, outboxInsert,
 		arg.IntegrationID,
@@ -206,6 +212,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 		arg.IdempotencyKey,
 		arg.CausedBy,
 		arg.NextAttemptAt,
+		arg.Unordered,
 	)
 	var id int64
 	err := row.Scan(&id)
@@ -213,7 +220,7 @@ func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) (int
 }
 
 const outboxList = `-- name: OutboxList :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox
 WHERE ($1::text IS NULL OR integration_id = $1)
   AND status = ANY($2::text[])
 ORDER BY id LIMIT $3
@@ -254,6 +261,7 @@ func (q *Queries) OutboxList(ctx context.Context, arg OutboxListParams) ([]Outbo
 			&i.FirstFailedAt,
 			&i.Crashes,
 			&i.IsHead,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -450,7 +458,7 @@ func (q *Queries) OutboxMarkSuperseded(ctx context.Context, arg OutboxMarkSupers
 const outboxOpenBefore = `-- name: OutboxOpenBefore :one
 SELECT count(*)::bigint FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
-  AND created_at < $3
+  AND created_at < $3 AND NOT unordered
 `
 
 type OutboxOpenBeforeParams struct {
@@ -470,7 +478,7 @@ func (q *Queries) OutboxOpenBefore(ctx context.Context, arg OutboxOpenBeforePara
 
 const outboxOpenCount = `-- name: OutboxOpenCount :one
 SELECT count(*)::bigint FROM outbox
-WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering')
+WHERE integration_id = $1 AND link_id = $2 AND status IN ('pending', 'delivering') AND NOT unordered
 `
 
 type OutboxOpenCountParams struct {
@@ -478,6 +486,7 @@ type OutboxOpenCountParams struct {
 	LinkID        int64
 }
 
+// Unfinished actions of a link that change something (notes do not).
 func (q *Queries) OutboxOpenCount(ctx context.Context, arg OutboxOpenCountParams) (int64, error) {
 	row := q.db.QueryRow(ctx, outboxOpenCount, arg.IntegrationID, arg.LinkID)
 	var column_1 int64
@@ -518,7 +527,7 @@ func (q *Queries) OutboxOpenKinds(ctx context.Context, arg OutboxOpenKindsParams
 }
 
 const outboxPendingOfKinds = `-- name: OutboxPendingOfKinds :many
-SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head FROM outbox
+SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox
 WHERE integration_id = $1 AND link_id = $2 AND kind = ANY($3::text[])
   AND status = 'pending' AND id > $4
 ORDER BY id
@@ -568,6 +577,7 @@ func (q *Queries) OutboxPendingOfKinds(ctx context.Context, arg OutboxPendingOfK
 			&i.FirstFailedAt,
 			&i.Crashes,
 			&i.IsHead,
+			&i.Unordered,
 		); err != nil {
 			return nil, err
 		}
@@ -585,7 +595,7 @@ FROM (SELECT p.integration_id, p.link_id, min(p.id) AS id
       FROM outbox p
       JOIN (SELECT unnest($1::text[]) AS integration_id, unnest($2::bigint[]) AS link_id) l
         ON p.integration_id = l.integration_id AND p.link_id = l.link_id
-      WHERE p.status IN ('pending', 'delivering', 'dead')
+      WHERE p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered
       GROUP BY p.integration_id, p.link_id) h
 WHERE o.integration_id = h.integration_id AND o.id = h.id AND NOT o.is_head
 `
@@ -651,7 +661,7 @@ func (q *Queries) OutboxReleaseExpired(ctx context.Context, maxCrashes int32) (i
 const outboxRepairHeads = `-- name: OutboxRepairHeads :execrows
 UPDATE outbox o SET is_head = true
 FROM (SELECT integration_id, link_id, min(id) AS id FROM outbox
-      WHERE status IN ('pending', 'delivering', 'dead')
+      WHERE status IN ('pending', 'delivering', 'dead') AND NOT unordered
       GROUP BY integration_id, link_id
       HAVING NOT bool_or(is_head)) h
 WHERE o.integration_id = h.integration_id AND o.id = h.id
@@ -692,7 +702,7 @@ func (q *Queries) OutboxRetry(ctx context.Context, arg OutboxRetryParams) (int64
 const outboxStats = `-- name: OutboxStats :many
 SELECT integration_id, status, count(*)::bigint AS n,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
-       count(DISTINCT link_id)::bigint AS links
+       (count(DISTINCT link_id) FILTER (WHERE NOT unordered))::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status
 `

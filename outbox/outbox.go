@@ -62,6 +62,10 @@ type NewAction struct {
 	CausedBy int64
 	// NotBefore delays the first attempt.
 	NotBefore time.Time
+	// Unordered puts the action outside its link's order: a dead action of
+	// the link does not hold it, and it holds none of the link's actions
+	// (a note about the link's state, not a change of it).
+	Unordered bool
 }
 
 // Enqueue writes actions inside tx; it returns how many were new.
@@ -75,7 +79,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, actions []NewAction) (int, error) {
 		}
 		p := db.OutboxInsertParams{
 			IntegrationID: a.IntegrationID, LinkID: a.LinkID, Kind: a.Kind, Payload: payload,
-			IdempotencyKey: a.IdempotencyKey,
+			IdempotencyKey: a.IdempotencyKey, Unordered: a.Unordered,
 		}
 		if a.CausedBy != 0 {
 			p.CausedBy = &a.CausedBy

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -395,5 +396,57 @@ func check(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnorderedActionsAreNeitherHeldNorHolding: an unordered action (a
+// note) enqueued after a link's dead action is delivered while the link's
+// ordered follower stays held; a dead unordered action holds nothing and
+// is no held link.
+func TestUnorderedActionsAreNeitherHeldNorHolding(t *testing.T) {
+	t.Parallel()
+	b := setupRelay(t)
+	ids := b.links(2)
+	held, noted := ids[0], ids[1]
+	unordered := func(link int64, seq int) {
+		err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+			_, err := outbox.Enqueue(b.ctx, tx, []outbox.NewAction{{IntegrationID: "acme", LinkID: link, Kind: "test.note",
+				Payload: map[string]int{"seq": seq}, IdempotencyKey: fmt.Sprintf("note:%d:%d", link, seq), Unordered: true}})
+			return err
+		})
+		check(t, err)
+	}
+	b.enqueue(held, 0)  // dies
+	b.enqueue(held, 1)  // held behind it
+	unordered(held, 2)  // a note about it: not held
+	unordered(noted, 0) // dies
+	b.enqueue(noted, 1) // not held by the dead note
+	b.h.outcome = func(a outbox.Action, seq int) outbox.Outcome {
+		if seq == 0 {
+			return outbox.Outcome{Verdict: outbox.Dead, Err: errors.New("HTTP 422 refused"), Note: "rejected by platform"}
+		}
+		return outbox.Outcome{Verdict: outbox.Delivered}
+	}
+	r := outbox.NewRelay(b.pool, b.h, outbox.Config{})
+	drain(t, r)
+	if got := b.h.order(held); len(got) != 2 || !slices.Contains(got, 0) || !slices.Contains(got, 2) {
+		t.Errorf("held link: handler saw %v, want the dead head and the unordered note, not the held follower", got)
+	}
+	// (The note holds nothing, so the two may be claimed together.)
+	if got := b.h.order(noted); len(got) != 2 || !slices.Contains(got, 1) {
+		t.Errorf("link with a dead note: handler saw %v, want its ordered action delivered too", got)
+	}
+	var heldLinks []int64
+	rows, err := b.pool.Query(b.ctx, "SELECT link_id FROM audit.held_links")
+	check(t, err)
+	heldLinks, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	check(t, err)
+	if len(heldLinks) != 1 || heldLinks[0] != held {
+		t.Errorf("audit.held_links lists %v, want only link %d (a dead note holds nothing)", heldLinks, held)
+	}
+	var waiting int
+	check(t, b.pool.QueryRow(b.ctx, "SELECT waiting_actions FROM audit.held_links WHERE link_id = $1", held).Scan(&waiting))
+	if waiting != 1 {
+		t.Errorf("%d actions wait behind the dead one, want 1 (the note is not waiting)", waiting)
 	}
 }

@@ -30,6 +30,16 @@ ON CONFLICT (id) DO UPDATE SET
     flow_builder_account_id = excluded.flow_builder_account_id,
     flow_builder_key_sealed = excluded.flow_builder_key_sealed,
     rules = excluded.rules,
+    -- What is synced changed, or the integration is enabled again: records
+    -- created before now are out of scope (no backfill).
+    sync_since = CASE
+        WHEN integrations.disabled_at IS NOT NULL
+          OR (integrations.rules->'sync'->'leads', integrations.rules->'sync'->'opportunities',
+              integrations.rules->'sync'->'opportunity_types')
+             IS DISTINCT FROM
+             (excluded.rules->'sync'->'leads', excluded.rules->'sync'->'opportunities',
+              excluded.rules->'sync'->'opportunity_types')
+        THEN now() ELSE integrations.sync_since END,
     config_version = integrations.config_version + 1,
     disabled_at = NULL,
     updated_at = now()

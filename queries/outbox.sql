@@ -1,12 +1,14 @@
 -- name: OutboxInsert :one
 -- Enqueues an action; it is its link's head when the link has no other
--- unfinished action. The caller holds the link's row lock (every enqueue
--- follows from a change of the link), which keeps is_head exact.
-INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, is_head)
+-- unfinished action (an unordered one, a note, is always a head of its own
+-- and never counts as unfinished for the others). The caller holds the
+-- link's row lock (every enqueue follows from a change of the link), which
+-- keeps is_head exact.
+INSERT INTO outbox (integration_id, link_id, kind, payload, idempotency_key, caused_by, next_attempt_at, unordered, is_head)
 SELECT @integration_id, @link_id, @kind, @payload, @idempotency_key, sqlc.narg(caused_by),
-       coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()),
-       NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = @integration_id AND p.link_id = @link_id
-                   AND p.status IN ('pending', 'delivering', 'dead'))
+       coalesce(sqlc.narg(next_attempt_at)::timestamptz, now()), @unordered,
+       @unordered OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.integration_id = @integration_id AND p.link_id = @link_id
+                                 AND p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered)
 ON CONFLICT (integration_id, idempotency_key) DO NOTHING
 RETURNING id;
 
@@ -16,7 +18,8 @@ RETURNING id;
 -- it), skipping rows other relays hold, and LeadSquared actions of paused
 -- integrations. Claimed rows become 'delivering' under a lease. The heads
 -- are read off the outbox_heads index, so a claim costs the same whatever
--- the backlog.
+-- the backlog. An unordered action (a note) is outside its link's order: a
+-- head of its own, never held, holding nothing.
 WITH ready AS (
     SELECT o.integration_id, o.id
     FROM outbox o
@@ -43,7 +46,7 @@ FROM (SELECT p.integration_id, p.link_id, min(p.id) AS id
       FROM outbox p
       JOIN (SELECT unnest(@integration_ids::text[]) AS integration_id, unnest(@link_ids::bigint[]) AS link_id) l
         ON p.integration_id = l.integration_id AND p.link_id = l.link_id
-      WHERE p.status IN ('pending', 'delivering', 'dead')
+      WHERE p.status IN ('pending', 'delivering', 'dead') AND NOT p.unordered
       GROUP BY p.integration_id, p.link_id) h
 WHERE o.integration_id = h.integration_id AND o.id = h.id AND NOT o.is_head;
 
@@ -53,7 +56,7 @@ WHERE o.integration_id = h.integration_id AND o.id = h.id AND NOT o.is_head;
 -- backlog: the relay runs it now and then, not per claim.
 UPDATE outbox o SET is_head = true
 FROM (SELECT integration_id, link_id, min(id) AS id FROM outbox
-      WHERE status IN ('pending', 'delivering', 'dead')
+      WHERE status IN ('pending', 'delivering', 'dead') AND NOT unordered
       GROUP BY integration_id, link_id
       HAVING NOT bool_or(is_head)) h
 WHERE o.integration_id = h.integration_id AND o.id = h.id;
@@ -154,7 +157,7 @@ WHERE (integration_id, id) IN (
 -- Depth and age by status, and the links a dead action holds.
 SELECT integration_id, status, count(*)::bigint AS n,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds,
-       count(DISTINCT link_id)::bigint AS links
+       (count(DISTINCT link_id) FILTER (WHERE NOT unordered))::bigint AS links
 FROM outbox WHERE status IN ('pending', 'delivering', 'dead')
 GROUP BY integration_id, status;
 
@@ -181,8 +184,9 @@ WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pe
 -- taken after them may not show their effect yet.
 SELECT count(*)::bigint FROM outbox
 WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering')
-  AND created_at < @before;
+  AND created_at < @before AND NOT unordered;
 
 -- name: OutboxOpenCount :one
+-- Unfinished actions of a link that change something (notes do not).
 SELECT count(*)::bigint FROM outbox
-WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering');
+WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering') AND NOT unordered;

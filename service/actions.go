@@ -10,6 +10,13 @@ const (
 	ActSetOwner     = "leadsquared.set_owner"
 	ActSetFields    = "leadsquared.set_fields"
 	ActPostActivity = "leadsquared.post_activity"
+	// ActPostNote posts a private note on the ticket saying what could not
+	// be mirrored and what to do (notes.go). It is unordered: a dead
+	// action of its link does not hold it, and it holds nothing.
+	ActPostNote = "limechat.post_note"
+	// ActFollowTicket moves a link to its record's next conversation when
+	// the customer wrote again after the ticket was closed (followup.go).
+	ActFollowTicket = "limechat.follow_ticket"
 )
 
 // Action is one thing to do on a platform, as decide produces it; the sync
@@ -20,6 +27,12 @@ type Action struct {
 	// Key distinguishes actions of one event (several labels, say); the
 	// outbox idempotency key is built from the event id and this.
 	Key string
+	// Once, when set, replaces the event-scoped key: the action is enqueued
+	// at most once per link for this cause, whatever event asks for it
+	// again (a note about an unmatched owner). See onceKey.
+	Once string
+	// Unordered puts the action outside its link's order (notes).
+	Unordered bool
 }
 
 // CreateTicketPayload opens a LimeChat ticket for a record.
@@ -81,4 +94,19 @@ type PostActivityPayload struct {
 	EventCode int    `json:"event_code"`
 	Note      string `json:"note"`
 	Tag       string `json:"tag"`
+}
+
+// NotePayload is a private note for the ticket's agents: what lsqbridge
+// could not mirror and what to do about it. Cause names it (the dedupe key
+// is built from it).
+type NotePayload struct {
+	Cause string `json:"cause"`
+	Text  string `json:"text"`
+}
+
+// FollowTicketPayload moves the link from ticket From (resolved or closed)
+// to Ticket, a new conversation of the same contact in the same inbox.
+type FollowTicketPayload struct {
+	From   int64 `json:"from"`
+	Ticket int64 `json:"ticket"`
 }

@@ -82,7 +82,21 @@ type Rules struct {
 	Form      FormRules      `yaml:"form" json:"form"`
 	Fuse      FuseRules      `yaml:"fuse" json:"fuse"`
 	Phone     PhoneRules     `yaml:"phone" json:"phone"`
+	Notes     NotesRules     `yaml:"notes" json:"notes"`
 }
+
+// NotesRules says whether lsqbridge tells agents, with a private note on
+// the ticket (seen by agents, never by the customer), when something a
+// person did could not be mirrored: an owner or agent with no counterpart,
+// an action that failed for good, changes held behind it. At most one note
+// per record and cause.
+type NotesRules struct {
+	// Enabled turns the notes on or off; on when not set.
+	Enabled *bool `yaml:"enabled" json:"enabled,omitempty"`
+}
+
+// NotesOn reports whether private notes are posted (the default).
+func (r *Rules) NotesOn() bool { return r.Notes.Enabled == nil || *r.Notes.Enabled }
 
 // PhoneRules says how to read phone numbers written without their country
 // code (docs/leadsquared.md, Phone numbers).

@@ -154,6 +154,7 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	}
 	if email == "" {
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory (no e-mail known)", rec.OwnerID))
+		r.noteForAgents(in.Rules, "unmatched-owner:"+rec.OwnerID, noteOwnerUnknown(rec.Kind, rec.OwnerID))
 		return
 	}
 	if in.Event.Before == nil && email == r.next.Written[writtenOwner].Known {
@@ -185,6 +186,7 @@ func (r *result) ownerFromLeadSquared(in Input, rec *Record, at time.Time) {
 	a, ok := in.Agents.ByEmail(email)
 	if !ok || a.LimeChatAgentID == 0 {
 		r.unmatched(fmt.Sprintf("owner %s has no LimeChat agent with that e-mail", email))
+		r.noteForAgents(in.Rules, "unmatched-owner:"+email, noteOwnerWithoutAgent(rec.Kind, email))
 		return
 	}
 	r.next.OwnerEmail = email
@@ -315,6 +317,7 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	a, ok := in.Agents.ByLimeChatAgent(t.AssigneeID)
 	if !ok {
 		r.unmatched(fmt.Sprintf("LimeChat agent %d is not in the agent directory (no e-mail known)", t.AssigneeID))
+		r.noteForAgents(in.Rules, "unmatched-agent:"+strconv.FormatInt(t.AssigneeID, 10), noteAgentUnknown(r.next.Kind, t.AssigneeID, r.next.OwnerEmail))
 		return
 	}
 	prev := ""
@@ -347,6 +350,7 @@ func (r *result) ownerFromLimeChat(in Input, t *Ticket, at time.Time) {
 	}
 	if a.LeadSquaredUserID == "" {
 		r.unmatched(fmt.Sprintf("agent %s has no LeadSquared user with that e-mail", a.Email))
+		r.noteForAgents(in.Rules, "unmatched-agent:"+a.Email, noteAgentWithoutUser(r.next.Kind, a.Email, r.next.OwnerEmail))
 		return
 	}
 	r.next.OwnerEmail = a.Email

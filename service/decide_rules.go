@@ -120,6 +120,8 @@ func newLink(in Input) Decision {
 	if a, ok := in.Agents.ByLeadSquaredUser(rec.OwnerID); ok {
 		email = a.Email
 	}
+	// (The ticket's agents are told why it is unassigned once it exists:
+	// see noteOpenedUnassigned.)
 	switch a, ok := in.Agents.ByEmail(email); {
 	case email == "" && rec.OwnerID != "":
 		r.unmatched(fmt.Sprintf("LeadSquared user %s is not in the agent directory; the ticket is opened unassigned", rec.OwnerID))

@@ -94,6 +94,19 @@ func testRules() *Rules {
 	}
 }
 
+// noteAction is the private note decide adds for a cause.
+func noteAction(cause, text string) Action {
+	return Action{Kind: ActPostNote, Key: "note:" + cause, Once: cause, Unordered: true, Payload: NotePayload{Cause: cause, Text: text}}
+}
+
+// notesOff is testRules with private notes switched off.
+func notesOff() *Rules {
+	r := testRules()
+	off := false
+	r.Notes.Enabled = &off
+	return r
+}
+
 // leadLink is an active lead link owned by Asha, last changed at minute 10.
 func leadLink() *Link {
 	return &Link{
@@ -238,6 +251,8 @@ func TestDecideCreatedRecordOpensTicketForOwnersAgentWithInitialLabels(t *testin
 		{
 			name:  "lead created with an owner who has no LimeChat agent: ticket opened unassigned, unmatched_agent",
 			event: created(KindLead, tSoloUser, 0, priya), outcome: OutcomeUnmatchedAgent, detail: []string{tSolo},
+			// (The note saying why the ticket is unassigned comes with the
+			// ticket: the create enqueues it, as there is no ticket yet.)
 			actions: []Action{{Kind: ActCreateTicket, Key: "ticket", Payload: soloTicket}},
 		},
 		{
@@ -301,17 +316,31 @@ func TestDecideOwnerAndAgentFollowEachOther(t *testing.T) {
 			check:   ownerIs(tRavi),
 		},
 		{
-			name: "LeadSquared owner with no LimeChat agent: unmatched, nothing sent", link: leadLink(),
+			name: "LeadSquared owner with no LimeChat agent: unmatched, only a note for the agents", link: leadLink(),
+			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
+			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
+			actions: []Action{noteAction("unmatched-owner:"+tSolo, noteOwnerWithoutAgent(KindLead, tSolo))},
+		},
+		{
+			name:    "LeadSquared owner with no LimeChat agent on a link waiting for its ticket: no note (the create notes it)",
+			link:    func() *Link { l := leadLink(); l.TicketID, l.State = 0, LinkPendingTicket; return l }(),
 			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
 			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
 		},
 		{
-			name: "LimeChat agent with no LeadSquared user: unmatched, nothing sent", link: leadLink(),
-			event: lcAssign(minute(11), tAshaAgent, tLCOnlyAgent), outcome: OutcomeUnmatchedAgent, detail: []string{tLCOnly}, check: ownerIs(tAsha),
+			name: "LeadSquared owner with no LimeChat agent, notes off: unmatched, nothing sent", link: leadLink(), rules: notesOff(),
+			event:   lsqChange(KindLead, minute(11), map[string]string{"OwnerId": tSoloUser}),
+			outcome: OutcomeUnmatchedAgent, detail: []string{tSolo}, check: ownerIs(tAsha),
 		},
 		{
-			name: "LimeChat agent in no directory: unmatched naming the agent", link: leadLink(),
+			name: "LimeChat agent with no LeadSquared user: unmatched, only a note for the agents", link: leadLink(),
+			event: lcAssign(minute(11), tAshaAgent, tLCOnlyAgent), outcome: OutcomeUnmatchedAgent, detail: []string{tLCOnly}, check: ownerIs(tAsha),
+			actions: []Action{noteAction("unmatched-agent:"+tLCOnly, noteAgentWithoutUser(KindLead, tLCOnly, tAsha))},
+		},
+		{
+			name: "LimeChat agent in no directory: unmatched naming the agent, a note", link: leadLink(),
 			event: lcAssign(minute(11), tAshaAgent, 77), outcome: OutcomeUnmatchedAgent, detail: []string{"agent 77"}, check: ownerIs(tAsha),
+			actions: []Action{noteAction("unmatched-agent:77", noteAgentUnknown(KindLead, 77, tAsha))},
 		},
 		{
 			name: "owner change older than the last owner/agent change: stale, current owner written back to LeadSquared",

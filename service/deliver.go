@@ -79,7 +79,13 @@ func (d *Deliverer) Handle(ctx context.Context, a outbox.Action) outbox.Outcome 
 		return outbox.Outcome{Verdict: outbox.Dead, Err: err}
 	}
 	x := &delivery{Deliverer: d, a: a, in: in, link: link, c: d.platforms.For(in)}
-	switch a.Kind {
+	// An action that dies holds its link: the ticket's agents get a note
+	// saying so (notes.go).
+	return x.noteIfDead(x.handle(ctx))
+}
+
+func (x *delivery) handle(ctx context.Context) outbox.Outcome {
+	switch x.a.Kind {
 	case ActCreateTicket:
 		return x.createTicket(ctx)
 	case ActAssign:
@@ -94,8 +100,12 @@ func (d *Deliverer) Handle(ctx context.Context, a outbox.Action) outbox.Outcome 
 		return x.updateRecord(ctx)
 	case ActPostActivity:
 		return x.postActivity(ctx)
+	case ActPostNote:
+		return x.postNote(ctx)
+	case ActFollowTicket:
+		return x.followTicket(ctx)
 	}
-	return outbox.Outcome{Verdict: outbox.Dead, Err: fmt.Errorf("unknown action kind %q", a.Kind)}
+	return outbox.Outcome{Verdict: outbox.Dead, Err: fmt.Errorf("unknown action kind %q", x.a.Kind)}
 }
 
 func decode[T any](a outbox.Action) (T, error) {

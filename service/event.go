@@ -103,6 +103,9 @@ type Record struct {
 	ModifiedBy string
 	// ModifiedOn is the record's ModifiedOn in UTC, zero when absent.
 	ModifiedOn time.Time
+	// CreatedOn is the record's CreatedOn in UTC, zero when absent: records
+	// created before the integration's sync-since time are out of scope.
+	CreatedOn time.Time
 	// OpportunityType is the opportunity type code (OpportunityEventCode), 0 for leads.
 	OpportunityType int
 	// Fields holds every attribute by schema name (FirstName, EmailAddress,

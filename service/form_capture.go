@@ -24,9 +24,19 @@ import (
 // instead of opening a second ticket. It returns how many actions it
 // enqueued.
 func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *ticketContext, values map[string]string, sub Submission, key string) (*Submitted, int, error) {
-	leadID, leadCreated, err := findOrCreateLead(ctx, c.LeadSquared, tc.contact, in.Rules.Phone.DefaultCountryCode)
+	leadID, leadCreated, err := findOrCreateLead(ctx, c.LeadSquared, tc.contact, in.Rules.Phone.DefaultCountryCode, tc.ownerID)
 	if err != nil {
 		return nil, 0, err
+	}
+	var created *Record
+	if leadCreated {
+		// What LeadSquared made of it (its default stage, owner…): the
+		// lead's link starts from it, so its lead-created webhook is an echo.
+		if rec, err := c.LeadSquared.GetLead(ctx, leadID); err == nil {
+			created = &rec
+		} else {
+			f.log.Warn("read the lead the form created", "integration", in.ID, "lead", leadID, "err", err)
+		}
 	}
 	fields := map[string]string{}
 	for k, v := range values {
@@ -66,16 +76,20 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if leadCreated {
-			if err := claimFormLead(ctx, q, in, leadID, tc, sub.Origin); err != nil {
-				return err
-			}
-		}
 		// Checked again under the ticket lock: another submission may have
 		// just linked this ticket.
 		linked, err := ticketLinked(ctx, q, in, tc)
 		if err != nil {
 			return err
+		}
+		if leadCreated {
+			// A ticket of no record yet becomes the new lead's too
+			// (form_lead.go); the opportunity below shares it.
+			n, err := claimFormLead(ctx, tx, in, leadID, tc, sub.Origin, !linked, created)
+			if err != nil {
+				return err
+			}
+			actions += n
 		}
 		cr, err := c.LeadSquared.CaptureOpportunity(ctx, OpportunityCapture{
 			LeadID: leadID, TypeCode: in.Rules.Form.OpportunityType, Note: note, Fields: fields,
@@ -105,9 +119,11 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 		}
 		l.ID = row.ID
 		rows := formActions(in, l, tc, values, newTags)
-		if actions, err = outbox.Enqueue(ctx, tx, rows); err != nil {
+		n, err := outbox.Enqueue(ctx, tx, rows)
+		if err != nil {
 			return err
 		}
+		actions += n
 		res = submittedFromRow(row, leadCreated)
 		res.Existing = !cr.Created
 		return finishSubmission(ctx, q, in, key, res)
@@ -170,7 +186,7 @@ func ticketLinked(ctx context.Context, q *db.Queries, in *Integration, tc *ticke
 // a new one (created reports which). The phone is completed with the
 // integration's default country code (countryCode); one that cannot be is
 // not used.
-func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact, countryCode string) (id string, created bool, err error) {
+func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact, countryCode, ownerID string) (id string, created bool, err error) {
 	phone, _ := PhoneDigits(ct.Phone, countryCode)
 	find := func() (string, error) {
 		if phone != "" {
@@ -206,6 +222,10 @@ func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact, countryC
 		return id, false, err
 	}
 	fields := map[string]string{}
+	if ownerID != "" {
+		// Owned by the ticket's agent, who is opening it.
+		fields["OwnerId"] = ownerID
+	}
 	first, last := splitName(ct.Name)
 	for k, v := range map[string]string{"FirstName": first, "LastName": last, "EmailAddress": ct.Email,
 		"Phone": LeadSquaredPhone(ct.Phone, countryCode)} {
@@ -223,36 +243,6 @@ func findOrCreateLead(ctx context.Context, lsq LeadSquared, ct Contact, countryC
 		return "", false, fmt.Errorf("create the lead in LeadSquared: %w", err)
 	}
 	return id, true, nil
-}
-
-// claimFormLead records a lead the form created as known but ticketless
-// (state unlinked, origin form), so its lead-created webhook does not open
-// a second ticket for a customer whose conversation already exists. If
-// that webhook got here first, its link is retired while its ticket is
-// not made yet.
-func claimFormLead(ctx context.Context, q *db.Queries, in *Integration, leadID string, tc *ticketContext, origin string) error {
-	row, err := q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: in.ID, RecordKind: string(KindLead), RecordID: leadID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		l := &Link{Kind: KindLead, RecordID: leadID, LeadID: leadID, ContactID: tc.contact.ID, State: LinkUnlinked,
-			Origin: origin, Fields: map[string]string{}, Labels: []string{}}
-		if _, err := q.LinkInsert(ctx, insertParams(in.ID, l)); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("record lead %s: %w", leadID, err)
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read link of lead %s: %w", leadID, err)
-	}
-	if row.Origin != OriginLeadSquared || row.State != LinkPendingTicket || row.TicketID != nil {
-		return nil
-	}
-	if _, err := q.FormLeadLinkRetire(ctx, db.FormLeadLinkRetireParams{IntegrationID: in.ID, ID: row.ID}); err != nil {
-		return fmt.Errorf("retire link of lead %s: %w", leadID, err)
-	}
-	if _, err := q.FormSupersedeCreateTicket(ctx, db.FormSupersedeCreateTicketParams{IntegrationID: in.ID, LinkID: row.ID}); err != nil {
-		return fmt.Errorf("cancel ticket of lead %s: %w", leadID, err)
-	}
-	return nil
 }
 
 // newFormLink is the new opportunity's link: this ticket's when it had none

@@ -46,6 +46,12 @@ type Integration struct {
 	ConfigVersion        int32
 	Disabled             bool
 	CreatedAt, UpdatedAt time.Time
+	// SyncSince is when the integration's scope begins: records created
+	// (LeadSquared CreatedOn) since then are synced, older ones never are.
+	// Set at creation; moved to the time of an apply that changes
+	// sync.leads, sync.opportunities or sync.opportunity_types, or enables
+	// the integration again.
+	SyncSince time.Time
 }
 
 // LogValue keeps secrets out of structured logs.
@@ -193,6 +199,10 @@ func (s *Integrations) getVersion(ctx context.Context, id string, version int32)
 	return s.Get(ctx, id)
 }
 
+// Forget drops the cached copy of an integration, so the next Get reads
+// it again (after its row was changed other than by Apply).
+func (s *Integrations) Forget(id string) { s.forget(id) }
+
 func (s *Integrations) forget(id string) {
 	s.mu.Lock()
 	delete(s.cache, id)
@@ -205,7 +215,7 @@ func (s *Integrations) fromRow(r db.Integration) (*Integration, error) {
 		LeadSquaredUserID: r.LsqUserID, LimeChatURL: r.LimechatBaseUrl, LimeChatAccountID: r.LimechatAccountID,
 		LimeChatInboxID: r.LimechatInboxID, FlowBuilderURL: r.FlowBuilderUrl, FlowBuilderAccountID: r.FlowBuilderAccountID,
 		ConfigVersion: r.ConfigVersion, Disabled: r.DisabledAt != nil,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SyncSince: r.SyncSince.UTC(),
 	}
 	if err := json.Unmarshal(r.Rules, &in.Rules); err != nil {
 		return nil, fmt.Errorf("decode rules of %s: %w", r.ID, err)
@@ -248,6 +258,8 @@ type IntegrationSummary struct {
 	Disabled             bool   `json:"disabled"`
 	PausedUntil          string `json:"leadsquared_paused_until,omitempty"`
 	UpdatedAt            string `json:"updated_at"`
+	// SyncSince: records created since then are in scope (Integration.SyncSince).
+	SyncSince string `json:"sync_since"`
 	// Credentials says, per power, whether it has its own secret yet.
 	Credentials []CredentialState `json:"credentials"`
 }
@@ -258,7 +270,7 @@ func summary(r db.Integration) (IntegrationSummary, error) {
 		LimeChatURL: r.LimechatBaseUrl, LimeChatAccountID: r.LimechatAccountID, LimeChatInboxID: r.LimechatInboxID,
 		LimeChatSigned: len(r.LimechatWebhookSecretSealed) > 0, FlowBuilderURL: r.FlowBuilderUrl,
 		FlowBuilderAccountID: r.FlowBuilderAccountID, ConfigVersion: r.ConfigVersion, Disabled: r.DisabledAt != nil,
-		UpdatedAt: r.UpdatedAt.UTC().Format(time.RFC3339),
+		UpdatedAt: r.UpdatedAt.UTC().Format(time.RFC3339), SyncSince: r.SyncSince.UTC().Format(time.RFC3339),
 	}
 	if r.LsqPausedUntil != nil && r.LsqPausedUntil.After(time.Now()) {
 		s.PausedUntil = r.LsqPausedUntil.UTC().Format(time.RFC3339)

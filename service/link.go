@@ -63,6 +63,9 @@ type Link struct {
 	// enqueued for the link within it.
 	FuseStart time.Time
 	FuseCount int
+	// SharesTicket is set when the link was locked by its ticket and another
+	// link (of the other record kind) has that ticket too (shared.go).
+	SharesTicket bool
 }
 
 func (l *Link) clone() *Link {

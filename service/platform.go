@@ -148,6 +148,23 @@ type NewConversation struct {
 	Message string
 }
 
+// NewMessage is a message to post on a LimeChat conversation. lsqbridge
+// posts only private ones: notes agents see and customers never do.
+type NewMessage struct {
+	Content string
+	Private bool
+}
+
+// Message is a LimeChat (Chatwoot) conversation message as the API lists it.
+type Message struct {
+	ID      int64
+	Content string
+	Private bool
+	// Outgoing is true for agents' messages and notes (message_type 1).
+	Outgoing  bool
+	CreatedAt time.Time
+}
+
 // FlowEvent is a Flow-builder custom event (POST /api/v1/cvf-events).
 type FlowEvent struct {
 	DistinctID string         `json:"distinct_id"`

@@ -38,6 +38,8 @@ type LimeChat interface {
 	Labels(ctx context.Context, conversationID int64) ([]string, error)
 	SetLabels(ctx context.Context, conversationID int64, labels []string) ([]string, error)
 	Agents(ctx context.Context) ([]User, error)
+	PostMessage(ctx context.Context, conversationID int64, m NewMessage) (Message, error)
+	Messages(ctx context.Context, conversationID int64, limit int) ([]Message, error)
 }
 
 // FlowBuilder sends Flow-builder custom events.

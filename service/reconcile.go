@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/db"
@@ -20,7 +21,10 @@ import (
 // repeated failures, so events can be lost. For every active link it reads
 // both platforms and feeds what it read through Sync.Apply as snapshot
 // events (EventReconcile): the same decisions, echo and staleness rules as
-// webhooks. It never looks at records lsqbridge did not link.
+// webhooks. It also opens the links and tickets of records whose created
+// webhook was lost (reconcile_creates.go) — only records created since the
+// integration's sync-since time, never older ones — and posts the notes
+// the relay could not (notes.go).
 type Reconciler struct {
 	// DryRun makes a pass read and decide without acting: Plans says what
 	// it would do (reconcile --dry-run).
@@ -62,6 +66,12 @@ type ReconcileStats struct {
 	// from is where this pass started reading LeadSquared.
 	from     time.Time
 	LeadRead int // leads LeadSquared reported modified since the watermark
+	// Created counts records the pass gave their link and ticket: created
+	// since the integration's sync-since time, their created webhook lost.
+	Created int
+	// Notes counts private notes the pass enqueued (dead actions the relay
+	// gave up on, changes held behind them).
+	Notes int
 	// Disagreeing counts links whose two sides (or link) disagreed when read.
 	Disagreeing int
 	// Plans lists, for each link that disagreed or needs actions, what was
@@ -154,6 +164,26 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 			break
 		}
 	}
+	// Records whose created webhook was lost (reconcile_creates.go).
+	if err := r.creates(ctx, in, c, modified, &st); err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		st.Errors++
+		r.log.Warn("reconcile lost creations", "integration", in.ID, "err", err)
+	}
+	if !r.DryRun {
+		if err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+			n, err := NoteSweep(ctx, tx, in)
+			st.Notes = n
+			return err
+		}); err == nil && st.Notes > 0 {
+			r.sync.notify()
+		} else if err != nil {
+			st.Errors++
+			r.log.Warn("reconcile notes", "integration", in.ID, "err", err)
+		}
+	}
 	if st.Errors == 0 && !r.DryRun {
 		// Leads skipped as busy are read again next pass: the watermark
 		// stays before the oldest of them.
@@ -166,7 +196,7 @@ func (r *Reconciler) Run(ctx context.Context, in *Integration) (ReconcileStats, 
 		}
 	}
 	r.log.Info("reconcile pass", "integration", in.ID, "links", st.Links, "skipped", st.Skipped,
-		"changed", st.Changed, "actions", st.Actions, "errors", st.Errors)
+		"changed", st.Changed, "actions", st.Actions, "created", st.Created, "notes", st.Notes, "errors", st.Errors)
 	return st, nil
 }
 

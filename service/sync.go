@@ -176,6 +176,12 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 			return r, err
 		}
 	}
+	if link == nil && ev.Type == EventConversationCreated {
+		// A closed ticket's customer wrote again (followup.go).
+		if r, done, err := s.followUp(ctx, tx, in, ev, id); err != nil || done {
+			return r, err
+		}
+	}
 	if dir == nil {
 		dir = &txDirectory{ctx: ctx, q: q, integration: in.ID}
 	}
@@ -220,22 +226,30 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		}
 	}
 	res.Outcome, res.Detail = d.Outcome, d.Detail
-	p := finishParams(in.ID, id, ev, link, d)
-	for _, a := range d.Actions {
-		payload, err := json.Marshal(a.Payload)
-		if err != nil {
-			return res, fmt.Errorf("encode %s payload: %w", a.Kind, err)
+	// The ticket's other record, if it has one, decides too (shared.go);
+	// what it concludes is part of this event's outcome.
+	var shared Result
+	if link != nil && link.SharesTicket && ev.Ticket != nil {
+		if shared, err = s.applySharers(ctx, tx, in, ev, id, link.ID, dir, res.Outcome); err != nil {
+			return res, err
 		}
-		p.Kinds = append(p.Kinds, a.Kind)
-		p.Payloads = append(p.Payloads, payload)
-		p.IdempotencyKeys = append(p.IdempotencyKeys, "ev"+strconv.FormatInt(id, 10)+":"+a.Key)
-		res.Planned = append(res.Planned, a.Kind+" "+string(payload))
+		res.Outcome, res.Detail = shared.Outcome, joinDetail(res.Detail, shared.Detail)
+	}
+	p := finishParams(in.ID, id, ev, link, d)
+	p.Outcome, p.Detail = res.Outcome, cleanText(res.Detail, maxDetail)
+	var linkID int64
+	if d.Link != nil {
+		linkID = d.Link.ID
+	}
+	if res.Planned, err = addActions(&p, id, linkID, "", d.Actions); err != nil {
+		return res, err
 	}
 	added, err := q.ApplyFinish(ctx, p)
 	if err != nil {
 		return res, fmt.Errorf("record the decision: %w", err)
 	}
-	res.Actions = len(added)
+	res.Actions = len(added) + shared.Actions
+	res.Planned = append(res.Planned, shared.Planned...)
 	if link != nil && d.Link != nil && d.Link.TicketID != 0 && link.TicketID == 0 {
 		if err := q.LinkSetTicket(ctx, db.LinkSetTicketParams{IntegrationID: in.ID, ID: d.Link.ID, TicketID: &d.Link.TicketID}); err != nil {
 			return res, fmt.Errorf("record ticket of link %d: %w", d.Link.ID, err)
@@ -247,7 +261,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 // finishParams is ApplyFinish's input without the actions: the link's new
 // state when there is one to save, and the event's outcome.
 func finishParams(integration string, eventID int64, ev Event, prev *Link, d Decision) db.ApplyFinishParams {
-	p := db.ApplyFinishParams{IntegrationID: integration, EventID: &eventID, Outcome: d.Outcome,
+	p := db.ApplyFinishParams{IntegrationID: integration, EventID: &eventID, RecordEvent: true, Outcome: d.Outcome,
 		Detail: cleanText(d.Detail, maxDetail), EventType: string(ev.Type), Fields: []byte("{}"), Written: []byte("{}"), Seen: []byte("{}")}
 	if l := d.Link; l != nil {
 		p.LinkID = l.ID
@@ -285,6 +299,7 @@ func (s *Sync) directory(ctx context.Context, integration string) (Directory, er
 func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, ev Event) (*Link, map[string]bool, error) {
 	var row db.Link
 	var open []string
+	var shared bool
 	var err error
 	switch {
 	case ev.Record != nil:
@@ -294,7 +309,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 	case ev.Ticket != nil:
 		var r db.LinkLockByTicketOpenRow
 		r, err = q.LinkLockByTicketOpen(ctx, db.LinkLockByTicketOpenParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
-		row, open = r.Link, r.OpenKinds
+		row, open, shared = r.Link, r.OpenKinds, r.Shared
 		if errors.Is(err, pgx.ErrNoRows) {
 			// A ticket we created whose id is not recorded yet (its webhook
 			// overtook the relay): find it by the record id we put on it.
@@ -322,6 +337,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	l.SharesTicket = shared
 	kinds := make(map[string]bool, len(open))
 	for _, k := range open {
 		kinds[k] = true

@@ -79,11 +79,12 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 		ticket.Contact = contact
 	}
 	sent := time.Now()
+	record := both(x.setTicket(ticket, sent), x.noteOpenedUnassigned(ticket))
 	labels, err := x.labelTicket(ctx, ticket.ID, ticket.Labels)
 	if err != nil {
 		// The ticket exists; record it so the retry only labels.
 		o := x.failed(ctx, "label new ticket", err, false)
-		o.Finish = x.setTicket(ticket, sent)
+		o.Finish = record
 		return o
 	}
 	note := "created"
@@ -92,7 +93,20 @@ func (x *delivery) createTicket(ctx context.Context) outbox.Outcome {
 	}
 	return outbox.Outcome{Verdict: outbox.Delivered, Note: note,
 		Result: map[string]any{"ticket_id": ticket.ID, "contact_id": ticket.Contact.ID},
-		Finish: both(x.setTicket(ticket, sent), x.rememberLabels(labels))}
+		Finish: both(record, x.rememberLabels(labels))}
+}
+
+// noteOpenedUnassigned tells the new ticket's agents why it is unassigned
+// when the record has an owner (who has no LimeChat agent), once the
+// ticket exists to carry the note (notes.go).
+func (x *delivery) noteOpenedUnassigned(t Ticket) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if !x.in.Rules.NotesOn() || x.link.OwnerEmail == "" || t.AssigneeID != 0 {
+			return nil
+		}
+		return enqueueNote(ctx, tx, x.in.ID, x.link.ID, x.a.CausedBy, "unmatched-owner:"+x.link.OwnerEmail,
+			noteOpenedUnassigned(x.link.Kind, x.link.OwnerEmail))
+	}
 }
 
 // labelTicket adds the link's labels (as the link has them now: rules may

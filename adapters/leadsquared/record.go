@@ -102,6 +102,7 @@ func leadRecord(fields map[string]string) service.Record {
 		OwnerEmail: first(fields, ownerEmailKeys...),
 		ModifiedBy: first(fields, "ModifiedBy"),
 		ModifiedOn: parseOrZero(first(fields, "ModifiedOn")),
+		CreatedOn:  parseOrZero(first(fields, "CreatedOn")),
 		Fields:     fields,
 	}
 }
@@ -117,6 +118,7 @@ func opportunityRecord(fields map[string]string) service.Record {
 		OwnerEmail:      first(fields, ownerEmailKeys...),
 		ModifiedBy:      first(fields, "ModifiedBy"),
 		ModifiedOn:      parseOrZero(first(fields, "ModifiedOn")),
+		CreatedOn:       parseOrZero(first(fields, "CreatedOn")),
 		OpportunityType: code,
 		Fields:          fields,
 	}

@@ -206,6 +206,12 @@ func TestClientAgainstFake(t *testing.T) {
 		t.Errorf("custom attributes = %v", got.CustomAttributes)
 	}
 
+	// Messages: a private note, listed back.
+	note := must(e.client.PostMessage(ctx, 1, service.NewMessage{Content: "note [lsqbridge k1]", Private: true}))(t)
+	if msgs := must(e.client.Messages(ctx, 1, 20))(t); len(msgs) == 0 || msgs[len(msgs)-1] != note || !note.Private || !note.Outgoing {
+		t.Errorf("Messages = %+v, want the note %+v last", msgs, note)
+	}
+
 	// Flow-builder.
 	ev := service.FlowEvent{DistinctID: "L-1", Phone: "919812345678", Event: "lead_qualified", Data: map[string]any{"name": "Asha"}}
 	if err := e.fb.SendEvent(ctx, ev); err != nil {
@@ -227,6 +233,8 @@ func TestClientAgainstFake(t *testing.T) {
 		"labels":     regexp.MustCompile(`^GET /api/v1/accounts/12/conversations/\d+/labels$`),
 		"set labels": regexp.MustCompile(`^POST /api/v1/accounts/12/conversations/\d+/labels$`),
 		"custom":     regexp.MustCompile(`^POST /api/v1/accounts/12/conversations/\d+/custom_attributes$`),
+		"message":    regexp.MustCompile(`^POST /api/v1/accounts/12/conversations/\d+/messages$`),
+		"messages":   regexp.MustCompile(`^GET /api/v1/accounts/12/conversations/\d+/messages$`),
 		"agents":     regexp.MustCompile(`^GET /api/v1/accounts/12/agents$`),
 		"flow event": regexp.MustCompile(`^POST /api/v1/cvf-events$`),
 	}

@@ -26,6 +26,9 @@ import (
 type sampleIDs struct {
 	Lead, Opportunity, SoloLead string
 	Ticket                      int64
+	// FollowUp is the conversation Priya opened after the opportunity's
+	// ticket was closed; the opportunity's link follows it.
+	FollowUp int64
 }
 
 // auditSample is the data docs/audit.md's examples are written against: the
@@ -58,21 +61,30 @@ func auditSample(t *testing.T, opts ...worldOption) (*world, sampleIDs) {
 	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"mx_Interest": "Villa"}))
 	w.settle()
 
-	// 4. A lead owned by solo@acme.test, who has no LimeChat agent.
+	// 4. The opportunity's ticket is closed and Priya writes again on
+	// WhatsApp: LimeChat opens conversation 3, which the opportunity's link
+	// follows (its old ticket is kept for audit.link_tickets).
+	oppTicket := w.ticketOf(opp.ID).ID
+	check(t, w.LC.CloseConversation(oppTicket))
+	next := must[service.Ticket](t)(w.LC.CustomerWrites(oppTicket, "Is the villa still free?"))
+	w.settle()
+	ids.FollowUp = next.ID
+
+	// 5. A lead owned by solo@acme.test, who has no LimeChat agent.
 	solo := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{
 		"FirstName": "Karan", "EmailAddress": "karan@example.com", "Phone": "+91-9000000001", "OwnerId": w.Users[soloEmail].ID,
 	}))
 	w.settle()
 	ids.SoloLead = solo.ID
 
-	// 5. Priya's lead reaches Qualified while Flow-builder answers 500: the
+	// 6. Priya's lead reaches Qualified while Flow-builder answers 500: the
 	// campaign event may have been sent, so it is dead (outcome unknown).
 	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"ProspectStage": "Qualified"}))
 	check(t, w.LSQHooks.Wait(w.ctx))
 	w.LC.SetFaults(limechatfake.Faults{FailNext: 1})
 	w.settle()
 
-	// 6. Karan's interest changes while LimeChat answers 500 (more often
+	// 7. Karan's interest changes while LimeChat answers 500 (more often
 	// than the client retries): the label action waits for its next
 	// attempt (failing, not dead).
 	check(t, w.LSQ.SetLeadFields(solo.ID, map[string]string{"mx_Interest": "Villa"}))
@@ -81,7 +93,7 @@ func auditSample(t *testing.T, opts ...worldOption) (*world, sampleIDs) {
 	w.settle()
 	w.LC.SetFaults(limechatfake.Faults{})
 
-	// 7. A customer writes in on WhatsApp: a ticket lsqbridge did not
+	// 8. A customer writes in on WhatsApp: a ticket lsqbridge did not
 	// create, so its webhooks are recorded as unlinked.
 	must[service.Ticket](t)(w.LC.CreateConversationByPerson(service.Contact{Name: "Walk-in", Phone: "+919111111111"}))
 	check(t, w.LCHooks.Wait(w.ctx))

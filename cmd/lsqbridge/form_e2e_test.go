@@ -424,10 +424,13 @@ func TestOpportunityFormAutomation(t *testing.T) {
 	if n := len(w.conversationsFor(opp.ID)) + len(w.conversationsFor(lead.ID)); n != 0 {
 		t.Errorf("%d extra tickets opened for the new lead or opportunity; the customer's conversation is their ticket", n)
 	}
+	// The lead the automation created is the integration's: it shares the
+	// customer's ticket with its opportunity (no ticket of its own).
 	var leadState string
-	check(t, w.pool.QueryRow(w.ctx, "SELECT state FROM links WHERE record_kind = 'lead' AND record_id = $1", lead.ID).Scan(&leadState))
-	if leadState != service.LinkUnlinked {
-		t.Errorf("the lead the automation created has a %s link; want it known but ticketless (unlinked)", leadState)
+	var leadTicket int64
+	check(t, w.pool.QueryRow(w.ctx, "SELECT state, ticket_id FROM links WHERE record_kind = 'lead' AND record_id = $1", lead.ID).Scan(&leadState, &leadTicket))
+	if leadState != service.LinkActive || leadTicket != complete.ID {
+		t.Errorf("the lead the automation created has a %s link on ticket %d; want it active on the customer's ticket %d", leadState, leadTicket, complete.ID)
 	}
 	if tk, _ := w.LC.Conversation(complete.ID); tk.HasLabel("opportunity-form-incomplete") {
 		t.Errorf("complete form tagged incomplete")

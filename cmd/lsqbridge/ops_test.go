@@ -46,7 +46,7 @@ func TestAuditCommandsShowTheViewRows(t *testing.T) {
 		{[]string{"links", "--opportunity", ids.Opportunity}, fmt.Sprintf("audit.links WHERE record_id = '%s'", ids.Opportunity), []string{"opportunity"}},
 		{[]string{"timeline", "--link", "1", "--integration", "demo"}, "audit.link_timeline WHERE link_id = 1",
 			[]string{"lead_created", "limechat.create_ticket", "delivered:created", "limechat.flow_event", "dead:unknown", "HTTP 500"}},
-		{[]string{"events", "--outcome", "unlinked"}, "audit.events WHERE outcome = 'unlinked'", []string{"ticket 4 was not created or linked"}},
+		{[]string{"events", "--outcome", "unlinked"}, "audit.events WHERE outcome = 'unlinked'", []string{"ticket 5 was not created or linked"}},
 		{[]string{"events", "--contains", ids.SoloLead}, fmt.Sprintf("audit.events WHERE strpos(body, '%s') > 0", ids.SoloLead), []string{"unmatched_agent"}},
 		{[]string{"failing", "--integration", "demo"}, "audit.failing_actions", []string{"limechat.flow_event", "dead", "limechat.add_labels", "pending"}},
 		{[]string{"unmatched"}, "audit.unmatched_agents", []string{soloEmail, "limechat", "false"}},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,6 +298,40 @@ func limeChatPerson(f *limechatfake.Fake) http.Handler {
 	})
 	handle(mux, "DELETE /_person/conversations/{id}/labels/{label}", func(r *http.Request) (any, error) {
 		return onConversation(r, func(id int64) error { return f.RemoveLabel(id, r.PathValue("label")) })
+	})
+	// GET /_person/conversations/{id}/messages: the messages and private
+	// notes (lsqbridge's notes to agents among them), oldest first.
+	handle(mux, "GET /_person/conversations/{id}/messages", func(r *http.Request) (any, error) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		ms, err := f.Messages(id)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		return ms, nil
+	})
+	// POST /_person/conversations/{id}/close: the ticket reaches LimeChat's
+	// Closed state (an agent, or the inbox's Auto Close timer).
+	handle(mux, "POST /_person/conversations/{id}/close", func(r *http.Request) (any, error) {
+		return onConversation(r, f.CloseConversation)
+	})
+	// POST /_person/conversations/{id}/customer-messages {"content": "…"}:
+	// the customer writes on WhatsApp. To a closed ticket that opens a new
+	// conversation (answered here); a resolved one opens again.
+	handle(mux, "POST /_person/conversations/{id}/customer-messages", func(r *http.Request) (any, error) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		var b struct {
+			Content string `json:"content"`
+		}
+		if err := decodeJSON(r, &b); err != nil {
+			return nil, err
+		}
+		return f.CustomerWrites(id, cmp.Or(b.Content, "Hello again"))
 	})
 	// POST /_person/webhooks {"url": "...", "secret": "...", "automation_url": "..."}
 	handle(mux, "POST /_person/webhooks", func(r *http.Request) (any, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,7 +36,7 @@ func cmdReconcile(e *env, args []string) error {
 	r.DryRun = *dryRun
 	p := e.progress()
 	r.Progress = func(integration string, st service.ReconcileStats) {
-		p.Status("reconciling %s: %d links, %d changed, %d actions, %d errors", integration, st.Links, st.Changed, st.Actions, st.Errors)
+		p.Status("reconciling %s: %d links, %d changed, %d created, %d actions, %d errors", integration, st.Links, st.Changed, st.Created, st.Actions, st.Errors)
 	}
 	start := time.Now()
 	stats, err := r.RunAll(e.ctx, integrations, *id)
@@ -50,17 +51,17 @@ func cmdReconcile(e *env, args []string) error {
 		fmt.Fprintln(tw, "INTEGRATION\tLINK\tRECORD\tTICKET\tDISAGREES\tWOULD DO")
 		for _, k := range ids {
 			for _, p := range stats[k].Plans {
-				fmt.Fprintf(tw, "%s\t%d\t%s %s\t%d\t%s\t%s\n", k, p.LinkID, p.RecordKind, p.RecordID, p.TicketID,
+				fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\n", k, orDash(idOrEmpty(p.LinkID)), p.RecordKind, p.RecordID, orDash(idOrEmpty(p.TicketID)),
 					orDash(strings.Join(p.Disagrees, "; ")), orDash(strings.Join(p.Actions, "; ")))
 			}
 		}
 		_ = tw.Flush()
 		fmt.Fprintln(e.stdout)
 	}
-	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tDISAGREEING\tSKIPPED\tCHANGED\tACTIONS\tERRORS\tLEADS MODIFIED")
+	fmt.Fprintln(tw, "INTEGRATION\tLINKS\tDISAGREEING\tSKIPPED\tCHANGED\tCREATED\tACTIONS\tNOTES\tERRORS\tLEADS MODIFIED")
 	for _, k := range ids {
 		s := stats[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Disagreeing, s.Skipped, s.Changed, s.Actions, s.Errors, s.LeadRead)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k, s.Links, s.Disagreeing, s.Skipped, s.Changed, s.Created, s.Actions, s.Notes, s.Errors, s.LeadRead)
 	}
 	_ = tw.Flush()
 	if *dryRun {
@@ -72,6 +73,14 @@ func cmdReconcile(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "could not wake running relays (they poll every second anyway): %v\n", ferr)
 	}
 	return err
+}
+
+// idOrEmpty renders an id, "" for none (a record the pass would link).
+func idOrEmpty(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
 }
 
 func orDash(s string) string {

@@ -61,6 +61,8 @@ func demoRules() service.Rules {
 		Campaigns: []service.CampaignRule{
 			{Record: service.KindLead, Field: "ProspectStage", To: "Qualified", Event: "lead_qualified",
 				Data: map[string]string{"first_name": "FirstName", "stage": "ProspectStage"}},
+			{Record: service.KindOpportunity, Field: "mx_Custom_2", To: "Reachable", Event: "opportunity_reachable",
+				Data: map[string]string{"booking": "mx_Custom_1", "stage": "mx_Custom_2"}},
 			{Record: service.KindOpportunity, Field: "Status", From: "Open", To: "Won", Event: "booking_confirmed",
 				Data: map[string]string{"booking": "mx_Custom_1"}},
 		},

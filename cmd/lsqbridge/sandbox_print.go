@@ -23,6 +23,9 @@ Act as a person (JSON over HTTP; every change fires the platform's webhooks):
   curl %[3]s/_person/conversations
   curl -XPOST %[3]s/_person/conversations/TICKET_ID/assign -d '{"email":"meera@acme.test"}'
   curl -XPOST %[3]s/_person/conversations/TICKET_ID/labels -d '{"label":"wants-callback"}'
+  curl %[3]s/_person/conversations/TICKET_ID/messages       # lsqbridge's private notes to agents among them
+  curl -XPOST %[3]s/_person/conversations/TICKET_ID/close
+  curl -XPOST %[3]s/_person/conversations/TICKET_ID/customer-messages -d '{"content":"Hi again"}'   # closed: a new conversation
   curl %[3]s/_person/flow-events
 
 The agent page (opportunity from a ticket) — get a signed link for a ticket with the Dashboard App

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -18,9 +21,11 @@ import (
 
 // cmdUAT runs the scope's acceptance checklist against a running lsqbridge:
 // the sandbox's demo integration by default, or any configured integration
-// (it then creates test leads named "UAT …" in the real LeadSquared). It acts
-// as a person through the platforms' own APIs, so the webhooks fire exactly
-// as for a person, and waits for lsqbridge to make the other side follow.
+// (it then creates a test lead named "UAT …" and an opportunity on it in the
+// real LeadSquared). It acts as a person through the platforms' own APIs, so
+// the webhooks fire exactly as for a person, and waits for lsqbridge to make
+// the other side follow. Each of the five checks runs for a lead and for an
+// opportunity.
 func cmdUAT(e *env, args []string) error {
 	fs := e.flagSet("uat")
 	e.cfg.bindDB(fs)
@@ -39,9 +44,10 @@ func cmdUAT(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(),
+	hc := outboundClient(e.cfg.AllowLoopback)
+	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(), hc: hc,
 		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
-			HTTPClient: outboundClient(e.cfg.AllowLoopback)})}
+			HTTPClient: hc})}
 	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)
 	results := u.run()
 
@@ -87,33 +93,57 @@ type uatResult struct {
 	skipped bool
 }
 
+// subject is the record a group of checks is about: the UAT lead, or the
+// UAT opportunity on it.
+type subject struct {
+	kind   service.RecordKind
+	id     string
+	ticket int64
+}
+
 type uat struct {
 	ctx      context.Context
 	pool     *pgxpool.Pool
 	in       *service.Integration
 	c        service.Clients
 	lsq      *leadsquared.Client
+	hc       *http.Client
 	timeout  time.Duration
 	progress io.Writer
 
-	a, b   service.Agent
-	lead   string
-	ticket int64
+	a, b service.Agent
+	lead subject
+	opp  subject
+}
+
+// uatCheck is one line of the table.
+type uatCheck struct {
+	name string
+	fn   func() (string, error)
+}
+
+// checks are the five checks for one kind of record.
+func (u *uat) checks(s *subject) []uatCheck {
+	k := string(s.kind) + ": "
+	create := func() (string, error) { return u.createToTicket(s) }
+	if s.kind == service.KindOpportunity {
+		create = func() (string, error) { return u.createOpportunity(s) }
+	}
+	return []uatCheck{
+		{k + "create → ticket", create},
+		{k + "owner → agent and back", func() (string, error) { return u.ownerBothWays(s) }},
+		{k + "field → tag", func() (string, error) { return u.fieldToTag(s) }},
+		{k + "tag → field/activity", func() (string, error) { return u.tagToFieldOrActivity(s) }},
+		{k + "stage → message", func() (string, error) { return u.stageToMessage(s) }},
+	}
 }
 
 func (u *uat) run() []uatResult {
-	checks := []struct {
-		name string
-		fn   func() (string, error)
-	}{
-		{"create → ticket", u.createToTicket},
-		{"owner → agent and back", u.ownerBothWays},
-		{"field → tag", u.fieldToTag},
-		{"tag → field/activity", u.tagToFieldOrActivity},
-		{"stage → message", u.stageToMessage},
-	}
+	u.lead.kind, u.opp.kind = service.KindLead, service.KindOpportunity
+	checks := append(u.checks(&u.lead), u.checks(&u.opp)...)
 	var out []uatResult
-	for i, c := range checks {
+	for i := 0; i < len(checks); i++ {
+		c := checks[i]
 		fmt.Fprintf(u.progress, "[%d/%d] %s …\n", i+1, len(checks), c.name)
 		start := time.Now()
 		detail, err := c.fn()
@@ -122,13 +152,23 @@ func (u *uat) run() []uatResult {
 			r.err, r.skipped = nil, true
 		}
 		out = append(out, r)
-		if err != nil && i == 0 {
-			// Nothing else can run without the ticket.
-			for _, rest := range checks[1:] {
+		if i%5 != 0 || (r.err == nil && !r.skipped) {
+			continue
+		}
+		// A create that did not happen: nothing else of its group can run
+		// without the ticket (and the opportunity is captured on the lead).
+		end := 5
+		if i == 0 {
+			end = len(checks)
+		}
+		for _, rest := range checks[i+1 : i+end] {
+			if r.skipped {
+				out = append(out, uatResult{name: rest.name, skipped: true, detail: "not run: " + detail})
+			} else {
 				out = append(out, uatResult{name: rest.name, err: errors.New("not run: no ticket")})
 			}
-			break
 		}
+		i += end - 1
 	}
 	return out
 }
@@ -188,7 +228,20 @@ func (u *uat) people() error {
 	return nil
 }
 
-func (u *uat) createToTicket() (string, error) {
+// waitTicket waits for the record's ticket, assigned to a's agent.
+func (u *uat) waitTicket(s *subject) error {
+	return u.waitFor("the ticket", func() (bool, error) {
+		ts, err := u.c.LimeChat.FindConversationsByAttribute(u.ctx, "lsq_record_id", s.id)
+		if err != nil || len(ts) == 0 {
+			return false, err
+		}
+		s.ticket = ts[0].ID
+		t, err := u.c.LimeChat.GetConversation(u.ctx, ts[0].ID)
+		return err == nil && t.AssigneeID == u.a.LimeChatAgentID, err
+	})
+}
+
+func (u *uat) createToTicket(s *subject) (string, error) {
 	if err := u.people(); err != nil {
 		return "", err
 	}
@@ -204,39 +257,120 @@ func (u *uat) createToTicket() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create a test lead: %w", err)
 	}
-	u.lead = id
-	err = u.waitFor("the ticket", func() (bool, error) {
-		ts, err := u.c.LimeChat.FindConversationsByAttribute(u.ctx, "lsq_record_id", id)
-		if err != nil || len(ts) == 0 {
-			return false, err
-		}
-		u.ticket = ts[0].ID
-		t, err := u.c.LimeChat.GetConversation(u.ctx, ts[0].ID)
-		return err == nil && t.AssigneeID == u.a.LimeChatAgentID, err
-	})
-	if err != nil {
+	s.id = id
+	if err := u.waitTicket(s); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("lead %s → ticket %d assigned to %s", id, u.ticket, u.a.Email), nil
+	return fmt.Sprintf("lead %s → ticket %d assigned to %s", id, s.ticket, u.a.Email), nil
 }
 
-func (u *uat) ownerBothWays() (string, error) {
-	if err := u.lsq.UpdateLeadAsPerson(u.ctx, u.lead, map[string]string{"OwnerId": u.b.LeadSquaredUserID}); err != nil {
+// opportunityType is the type of the UAT opportunity.
+func (u *uat) opportunityType() int {
+	if len(u.in.Rules.Sync.OpportunityTypes) > 0 {
+		return u.in.Rules.Sync.OpportunityTypes[0]
+	}
+	return u.in.Rules.Form.OpportunityType
+}
+
+// createOpportunity captures an opportunity on the UAT lead, owned by a,
+// with a value for every field its type requires.
+func (u *uat) createOpportunity(s *subject) (string, error) {
+	if !u.in.Rules.Sync.Opportunities {
+		return "this integration does not sync opportunities (sync.opportunities is false)", errSkip
+	}
+	typ := u.opportunityType()
+	if typ == 0 {
+		return "no opportunity type to create (set sync.opportunity_types or form.opportunity_type)", errSkip
+	}
+	meta, err := u.lsq.OpportunityTypeMetadata(u.ctx, typ)
+	if err != nil {
+		return "", fmt.Errorf("read opportunity type %d: %w", typ, err)
+	}
+	fields := uatOpportunityFields(meta, "UAT "+time.Now().UTC().Format("20060102150405"))
+	fields["Owner"] = u.a.LeadSquaredUserID
+	res, err := u.lsq.CaptureOpportunity(u.ctx, service.OpportunityCapture{LeadID: u.lead.id, TypeCode: typ, Fields: fields})
+	if err != nil {
+		return "", fmt.Errorf("create a test opportunity: %w", err)
+	}
+	s.id = res.OpportunityID
+	if err := u.waitTicket(s); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("opportunity %s → ticket %d assigned to %s", s.id, s.ticket, u.a.Email), nil
+}
+
+// uatOpportunityFields gives every required field of an opportunity type a
+// value of its type: Status Open, a Stage allowed with it, today for dates.
+func uatOpportunityFields(meta []service.FieldMeta, name string) map[string]string {
+	out := map[string]string{"Status": "Open"}
+	for _, m := range meta {
+		if !m.Required || m.ReadOnly || out[m.SchemaName] != "" || m.SchemaName == "Owner" {
+			continue
+		}
+		opts := m.Options
+		if m.ParentField != "" {
+			opts = m.OptionsByParent[out[m.ParentField]]
+		}
+		switch m.DataType {
+		case "Select", "MultiSelect":
+			if len(opts) > 0 {
+				out[m.SchemaName] = opts[0]
+			}
+		case "Date":
+			out[m.SchemaName] = time.Now().UTC().Format("2006-01-02")
+		case "DateTime":
+			out[m.SchemaName] = time.Now().UTC().Format("2006-01-02 15:04:05")
+		case "Number":
+			out[m.SchemaName] = "1"
+		case "Email":
+			out[m.SchemaName] = "uat@example.com"
+		case "Boolean":
+			out[m.SchemaName] = "false"
+		default:
+			out[m.SchemaName] = name
+		}
+	}
+	return out
+}
+
+// set changes fields of the record as a person would (LeadSquared fires its
+// webhooks: a lead update with postUpdatedLead, an opportunity update always).
+func (u *uat) set(s *subject, fields map[string]string) error {
+	if s.kind == service.KindOpportunity {
+		return u.lsq.UpdateOpportunity(u.ctx, s.id, fields)
+	}
+	return u.lsq.UpdateLeadAsPerson(u.ctx, s.id, fields)
+}
+
+// get reads the record.
+func (u *uat) get(s *subject) (service.Record, error) {
+	if s.kind == service.KindOpportunity {
+		return u.c.LeadSquared.GetOpportunity(u.ctx, s.id)
+	}
+	return u.c.LeadSquared.GetLead(u.ctx, s.id)
+}
+
+func (u *uat) ownerBothWays(s *subject) (string, error) {
+	owner := "OwnerId"
+	if s.kind == service.KindOpportunity {
+		owner = "Owner"
+	}
+	if err := u.set(s, map[string]string{owner: u.b.LeadSquaredUserID}); err != nil {
 		return "", fmt.Errorf("change the owner: %w", err)
 	}
 	err := u.waitFor("the agent to follow the owner", func() (bool, error) {
-		t, err := u.c.LimeChat.GetConversation(u.ctx, u.ticket)
+		t, err := u.c.LimeChat.GetConversation(u.ctx, s.ticket)
 		return err == nil && t.AssigneeID == u.b.LimeChatAgentID, err
 	})
 	if err != nil {
 		return "", err
 	}
-	if err := u.c.LimeChat.Assign(u.ctx, u.ticket, u.a.LimeChatAgentID); err != nil {
+	if err := u.c.LimeChat.Assign(u.ctx, s.ticket, u.a.LimeChatAgentID); err != nil {
 		return "", fmt.Errorf("assign the ticket: %w", err)
 	}
 	err = u.waitFor("the owner to follow the agent", func() (bool, error) {
-		l, err := u.c.LeadSquared.GetLead(u.ctx, u.lead)
-		return err == nil && l.OwnerID == u.a.LeadSquaredUserID, err
+		r, err := u.get(s)
+		return err == nil && r.OwnerID == u.a.LeadSquaredUserID, err
 	})
 	if err != nil {
 		return "", err
@@ -244,57 +378,58 @@ func (u *uat) ownerBothWays() (string, error) {
 	return fmt.Sprintf("owner %s → agent; agent %s → owner", u.b.Email, u.a.Email), nil
 }
 
-func (u *uat) hasLabel(tag string) (bool, error) {
-	ls, err := u.c.LimeChat.Labels(u.ctx, u.ticket)
+func (u *uat) hasLabel(s *subject, tag string) (bool, error) {
+	ls, err := u.c.LimeChat.Labels(u.ctx, s.ticket)
 	return slices.Contains(ls, tag), err
 }
 
-func (u *uat) fieldToTag() (string, error) {
+// forKind reports whether a rule of kind r applies to records of kind k (a
+// rule without a kind predates kinds and applies to both).
+func forKind(r, k service.RecordKind) bool { return r == "" || r == k }
+
+func (u *uat) fieldToTag(s *subject) (string, error) {
 	for _, r := range u.in.Rules.FieldTags {
-		if r.Record != "" && r.Record != service.KindLead {
+		if !forKind(r.Record, s.kind) {
 			continue
 		}
-		value := r.Value
-		if value == "" {
-			value = "uat"
-		}
-		if err := u.lsq.UpdateLeadAsPerson(u.ctx, u.lead, map[string]string{r.Field: value}); err != nil {
+		value := cmp.Or(r.Value, "uat")
+		if err := u.set(s, map[string]string{r.Field: value}); err != nil {
 			return "", fmt.Errorf("set %s: %w", r.Field, err)
 		}
-		if err := u.waitFor("tag "+r.Tag, func() (bool, error) { return u.hasLabel(r.Tag) }); err != nil {
+		if err := u.waitFor("tag "+r.Tag, func() (bool, error) { return u.hasLabel(s, r.Tag) }); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s=%s → tag %s", r.Field, value, r.Tag), nil
 	}
-	return "no field_tags rule for leads", errSkip
+	return "no field_tags rule for " + string(s.kind) + "s", errSkip
 }
 
-func (u *uat) tagToFieldOrActivity() (string, error) {
+func (u *uat) tagToFieldOrActivity(s *subject) (string, error) {
 	var done []string
 	addTag := func(tag string) error {
-		cur, err := u.c.LimeChat.Labels(u.ctx, u.ticket)
+		cur, err := u.c.LimeChat.Labels(u.ctx, s.ticket)
 		if err != nil {
 			return err
 		}
 		if !slices.Contains(cur, tag) {
-			_, err = u.c.LimeChat.SetLabels(u.ctx, u.ticket, append(cur, tag))
+			_, err = u.c.LimeChat.SetLabels(u.ctx, s.ticket, append(cur, tag))
 		}
 		return err
 	}
 	for _, r := range u.in.Rules.TagFields {
-		if r.Record != "" && r.Record != service.KindLead {
+		if !forKind(r.Record, s.kind) {
 			continue
 		}
 		if err := addTag(r.Tag); err != nil {
 			return "", fmt.Errorf("tag the ticket: %w", err)
 		}
 		err := u.waitFor("the fields tag "+r.Tag+" sets", func() (bool, error) {
-			l, err := u.c.LeadSquared.GetLead(u.ctx, u.lead)
+			rec, err := u.get(s)
 			if err != nil {
 				return false, err
 			}
 			for f, v := range r.Set {
-				if l.Field(f) != v {
+				if rec.Field(f) != v {
 					return false, nil
 				}
 			}
@@ -307,14 +442,15 @@ func (u *uat) tagToFieldOrActivity() (string, error) {
 		break
 	}
 	for _, r := range u.in.Rules.TagNotes {
-		if r.Record != "" && r.Record != service.KindLead {
+		if !forKind(r.Record, s.kind) {
 			continue
 		}
 		if err := addTag(r.Tag); err != nil {
 			return "", fmt.Errorf("tag the ticket: %w", err)
 		}
+		// A lead's activities include those posted on its opportunities.
 		err := u.waitFor("the activity tag "+r.Tag+" posts", func() (bool, error) {
-			acts, err := u.c.LeadSquared.LeadActivities(u.ctx, u.lead, r.ActivityEvent)
+			acts, err := u.c.LeadSquared.LeadActivities(u.ctx, u.lead.id, r.ActivityEvent)
 			for _, a := range acts {
 				if strings.Contains(a.Note, r.Note) {
 					return true, nil
@@ -329,38 +465,103 @@ func (u *uat) tagToFieldOrActivity() (string, error) {
 		break
 	}
 	if len(done) == 0 {
-		return "no tag_fields or tag_activities rule", errSkip
+		return "no tag_fields or tag_activities rule for " + string(s.kind) + "s", errSkip
 	}
 	return strings.Join(done, "; "), nil
 }
 
-func (u *uat) stageToMessage() (string, error) {
+func (u *uat) stageToMessage(s *subject) (string, error) {
 	for _, r := range u.in.Rules.Campaigns {
-		if r.Record != service.KindLead {
+		if r.Record != s.kind {
 			continue
 		}
 		if r.From != "" {
-			if err := u.lsq.UpdateLeadAsPerson(u.ctx, u.lead, map[string]string{r.Field: r.From}); err != nil {
+			if err := u.set(s, map[string]string{r.Field: r.From}); err != nil {
 				return "", err
 			}
 		}
-		if err := u.lsq.UpdateLeadAsPerson(u.ctx, u.lead, map[string]string{r.Field: r.To}); err != nil {
+		if err := u.set(s, map[string]string{r.Field: r.To}); err != nil {
 			return "", fmt.Errorf("set %s: %w", r.Field, err)
 		}
-		var n int
-		err := u.waitFor("the Flow-builder event "+r.Event, func() (bool, error) {
-			err := u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-				WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = 'limechat.flow_event' AND o.status = 'delivered'
-				  AND o.payload->>'event' = $3`, u.in.ID, u.lead, r.Event).Scan(&n)
-			return n > 0, err
-		})
-		if err != nil {
-			return "", err
-		}
-		if n != 1 {
-			return "", fmt.Errorf("%d %s events delivered, want exactly 1", n, r.Event)
-		}
-		return fmt.Sprintf("%s=%s → one %s event delivered", r.Field, r.To, r.Event), nil
+		return u.oneFlowEvent(s, r)
 	}
-	return "no campaign rule for leads", errSkip
+	return "no campaign rule for " + string(s.kind) + "s", errSkip
+}
+
+// oneFlowEvent waits until Flow-builder received the campaign's event for
+// the record and lsqbridge has nothing more to send for it, then checks it
+// received exactly one. Flow-builder is asked itself where it can be (the
+// sandbox's fake lists what it received at /_person/flow-events); a real
+// Flow-builder lists nothing, so there the check counts what lsqbridge
+// delivered and says so.
+func (u *uat) oneFlowEvent(s *subject, r service.CampaignRule) (string, error) {
+	_, askable := u.flowEvents()
+	count := func() (int, error) {
+		if askable {
+			evs, _ := u.flowEvents()
+			n := 0
+			for _, ev := range evs {
+				if ev.Event == r.Event && fmt.Sprint(ev.Data["record_id"]) == s.id {
+					n++
+				}
+			}
+			return n, nil
+		}
+		var n int
+		err := u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
+			WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = 'limechat.flow_event' AND o.status = 'delivered'
+			  AND o.payload->>'event' = $3`, u.in.ID, s.id, r.Event).Scan(&n)
+		return n, err
+	}
+	var n int
+	err := u.waitFor("the Flow-builder event "+r.Event, func() (bool, error) {
+		var err error
+		if n, err = count(); err != nil || n == 0 {
+			return false, err
+		}
+		// Received; and nothing more to send for this record's campaigns.
+		var open int
+		err = u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
+			WHERE o.integration_id = $1 AND l.record_kind = $2 AND l.record_id = $3 AND o.kind = 'limechat.flow_event'
+			  AND o.status IN ('pending', 'delivering')`, u.in.ID, string(s.kind), s.id).Scan(&open)
+		return err == nil && open == 0, err
+	})
+	if err != nil {
+		return "", err
+	}
+	if n, err = count(); err != nil {
+		return "", err
+	}
+	if n != 1 {
+		return "", fmt.Errorf("%d %s events for %s %s, want exactly 1", n, r.Event, s.kind, s.id)
+	}
+	where := "received by Flow-builder"
+	if !askable {
+		where = "delivered by lsqbridge (Flow-builder cannot be asked what it received)"
+	}
+	return fmt.Sprintf("%s=%s → one %s event %s", r.Field, r.To, r.Event, where), nil
+}
+
+// flowEvents lists what Flow-builder received, when it can say (the
+// sandbox's fake: GET /_person/flow-events); ok is false otherwise.
+func (u *uat) flowEvents() ([]service.FlowEvent, bool) {
+	if u.in.FlowBuilderURL == "" {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(u.in.FlowBuilderURL, "/")+"/_person/flow-events", nil)
+	if err != nil {
+		return nil, false
+	}
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var evs []service.FlowEvent
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&evs) != nil {
+		return nil, false
+	}
+	return evs, true
 }

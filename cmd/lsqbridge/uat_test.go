@@ -23,17 +23,49 @@ func TestUATPassesAgainstTheSandbox(t *testing.T) {
 	w := newWorld(t, withRelay)
 	c := &cli{t: t, env: map[string]string{"DATABASE_URL": w.dbURL(), "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true"}, tty: true}
 	code, out, errs := c.run("uat", "--timeout", "20s")
-	if code != 0 || !strings.Contains(out, "uat: 5 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "uat: 10 passed, 0 failed") {
 		t.Fatalf("uat exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	for _, check := range []string{"create → ticket", "owner → agent and back", "field → tag", "tag → field/activity", "stage → message"} {
-		if !strings.Contains(out, check) {
-			t.Errorf("the table lacks %q:\n%s", check, out)
+	t.Logf("uat against the sandbox:\n%s", out)
+	for _, kind := range []string{"lead", "opportunity"} {
+		for _, check := range []string{"create → ticket", "owner → agent and back", "field → tag", "tag → field/activity", "stage → message"} {
+			if line := lineWith(out, kind+": "+check); !strings.Contains(line, "PASS") {
+				t.Errorf("the table's %s line %q does not pass:\n%s", kind+": "+check, line, out)
+			}
 		}
 	}
-	if !strings.Contains(errs, "[1/5] create → ticket") {
+	// The stage checks count what Flow-builder received, not what
+	// lsqbridge thinks it sent.
+	for _, want := range []string{"lead_qualified event received by Flow-builder", "opportunity_reachable event received by Flow-builder"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "[1/10] lead: create → ticket") || !strings.Contains(errs, "[6/10] opportunity: create → ticket") {
 		t.Errorf("no progress shown while waiting:\n%s", errs)
 	}
+	// Each stage campaign reached Flow-builder once, with its record.
+	for _, ev := range []string{"lead_qualified", "opportunity_reachable"} {
+		n := 0
+		for _, got := range w.LC.FlowEvents() {
+			if got.Event == ev {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("Flow-builder received %d %s events, want 1", n, ev)
+		}
+	}
+}
+
+// lineWith returns the first line of out containing s.
+func lineWith(out, s string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
 }
 
 // TestUATPassesAgainstSeparateProcesses runs both fakes, lsqbridge serve and
@@ -65,12 +97,17 @@ flow_builder:
 sync:
   leads: true
   opportunities: true
+  opportunity_types: [12000]
   initial_labels: [leadsquared]
 field_tags:
   - record: lead
     field: mx_Interest
     value: Villa
     tag: interest-villa
+  - record: opportunity
+    field: mx_Custom_2
+    value: Qualified
+    tag: opp-qualified
 tag_fields:
   - tag: wants-callback
     record: lead
@@ -80,12 +117,21 @@ tag_activities:
     record: lead
     activity_event: 201
     note: Quote sent from LimeChat
+  - tag: quote-sent
+    record: opportunity
+    activity_event: 208
+    note: Quote sent from LimeChat
 campaigns:
   - record: lead
     field: ProspectStage
     to: Qualified
     event: lead_qualified
     data: {first_name: FirstName}
+  - record: opportunity
+    field: mx_Custom_2
+    to: Reachable
+    event: opportunity_reachable
+    data: {booking: mx_Custom_1}
 `, lsqURL, lcURL, demoFBAccount)
 	file := filepath.Join(dir, "acme.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
@@ -115,7 +161,7 @@ campaigns:
 	postJSON(t, lcURL+"/_person/webhooks", map[string]any{"url": srv.url + "/v1/webhooks/limechat/acme?token=" + creds.LimeChat})
 
 	out := runBin("uat", "--integration", "acme", "--timeout", "20s")
-	if !strings.Contains(out, "uat: 5 passed, 0 failed") {
+	if !strings.Contains(out, "uat: 10 passed, 0 failed") {
 		t.Fatalf("uat against processes:\n%s", out)
 	}
 	if err := srv.stop(t); err != nil {

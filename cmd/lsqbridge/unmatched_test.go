@@ -54,6 +54,33 @@ func (w *world) eventsSince(m mark) []inboundRow {
 	return out
 }
 
+// onlyNotesSince checks that what was sent after m is private notes on
+// tickets and nothing else: notes enqueued (any number, and exactly posted
+// of them reached LimeChat), no other action, no other write.
+func (w *world) onlyNotesSince(m mark, posted int) {
+	w.t.Helper()
+	if n := w.count("SELECT count(*) FROM outbox WHERE id > $1 AND kind <> $2", m.outbox, service.ActPostNote); n != 0 {
+		w.t.Errorf("%d actions other than notes enqueued, want none", n)
+	}
+	for _, c := range w.LSQ.Calls()[m.lsqCalls:] {
+		if slices.ContainsFunc(lsqWrites, func(s string) bool { return strings.HasSuffix(c.Path, s) }) {
+			w.t.Errorf("LeadSquared write sent: %s %s", c.Path, c.Body)
+		}
+	}
+	notes := 0
+	for _, c := range w.LC.Calls()[m.lcCalls:] {
+		switch {
+		case c.Method == http.MethodPost && strings.HasSuffix(c.Path, "/messages") && strings.Contains(string(c.Body), `"private":true`):
+			notes++
+		case c.Method != http.MethodGet && !strings.HasSuffix(c.Path, "/conversations/filter"):
+			w.t.Errorf("LimeChat write sent: %s %s %s", c.Method, c.Path, c.Body)
+		}
+	}
+	if notes != posted {
+		w.t.Errorf("%d private notes posted, want %d", notes, posted)
+	}
+}
+
 // lsqWrites are the LeadSquared endpoints that change something.
 var lsqWrites = []string{"Lead.Create", "Lead.Update", "OpportunityManagement.svc/Capture", "OpportunityManagement.svc/Update",
 	"ProspectActivity.svc/Create", "CustomActivity/Add/ByOpportunityId"}
@@ -79,8 +106,9 @@ func (w *world) nothingSentSince(m mark) {
 }
 
 // TestAgentWithNoCounterpartIsUnmatched: a person on one platform with no
-// one of that e-mail on the other gets no action; the event is recorded
-// unmatched_agent naming the e-mail, and the audit view lists them.
+// one of that e-mail on the other gets no action but a private note on the
+// ticket; the event is recorded unmatched_agent naming the e-mail, and the
+// audit view lists them.
 func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 	t.Parallel()
 	const lina = "lina@acme.test" // a LimeChat agent with no LeadSquared user
@@ -155,10 +183,15 @@ func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 			if unmatched == 0 {
 				t.Fatalf("no %s event came in: %+v", tc.source, events)
 			}
-			w.nothingSentSince(m)
+			// Nothing is mirrored; the agents get one private note saying why.
+			w.onlyNotesSince(m, 0)
 			w.settle()
-			w.nothingSentSince(m)
+			w.onlyNotesSince(m, 1)
 			tc.keeps(t, w, lead, ticket)
+			msgs := must[[]service.Message](t)(w.LC.Messages(ticket))
+			if len(msgs) != 1 || !msgs[0].Private || !strings.Contains(msgs[0].Content, tc.email) {
+				t.Errorf("ticket messages %+v, want one private note naming %s", msgs, tc.email)
+			}
 			var link string
 			check(t, w.pool.QueryRow(w.ctx, "SELECT owner_email FROM links WHERE record_id = $1", lead.ID).Scan(&link))
 			if link != "asha@acme.test" {
@@ -176,7 +209,7 @@ func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 
 // TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket: the ticket is
 // still opened (the scope wants one per lead), unassigned, and the event
-// says why.
+// and a private note on the ticket say why.
 func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -195,6 +228,19 @@ func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	}
 	if n := lcCalls(w.LC, "POST", "/assignments"); n != 0 {
 		t.Errorf("%d assignments sent, want none", n)
+	}
+	// The agents are told why, once the ticket exists to carry the note.
+	notes := w.notesOn(w.ticketOf(lead.ID).ID)
+	if len(notes) != 1 || !strings.Contains(notes[0].Content, "opened unassigned") || !strings.Contains(notes[0].Content, soloEmail) {
+		t.Errorf("notes %+v; want one saying the ticket was opened unassigned because of %s", notes, soloEmail)
+	}
+	// A later event naming the same owner adds no second note.
+	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"OwnerId": w.Users[soloEmail].ID, "mx_Interest": "Resort"}))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users["ravi@acme.test"].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	w.settle()
+	if n := len(w.notesOn(w.ticketOf(lead.ID).ID)); n != 1 {
+		t.Errorf("%d notes after the owner came back to %s, want still 1", n, soloEmail)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -108,6 +109,7 @@ func (f *Fake) leadRecord(l *record) service.Record {
 	r := service.Record{
 		Kind: service.KindLead, ID: fields["ProspectID"], LeadID: fields["ProspectID"],
 		OwnerID: fields["OwnerId"], ModifiedBy: fields["ModifiedBy"], ModifiedOn: l.modified, Fields: fields,
+		CreatedOn: createdOn(fields),
 	}
 	if u := f.userByID(r.OwnerID); u != nil {
 		r.OwnerEmail = u.Email
@@ -122,10 +124,16 @@ func (f *Fake) oppRecord(o *record) service.Record {
 	r := service.Record{
 		Kind: service.KindOpportunity, ID: fields["OpportunityId"], LeadID: fields["RelatedProspectId"],
 		OwnerID: fields["Owner"], ModifiedBy: fields["ModifiedBy"], ModifiedOn: o.modified,
-		OpportunityType: code, Fields: fields,
+		OpportunityType: code, Fields: fields, CreatedOn: createdOn(fields),
 	}
 	if u := f.userByID(r.OwnerID); u != nil {
 		r.OwnerEmail = u.Email
 	}
 	return r
+}
+
+// createdOn reads a stored record's CreatedOn (zero when unreadable).
+func createdOn(fields map[string]string) time.Time {
+	t, _ := time.Parse(apiLayout, fields["CreatedOn"])
+	return t
 }

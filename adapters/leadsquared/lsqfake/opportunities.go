@@ -294,6 +294,22 @@ func (f *Fake) handleGetOpp(q url.Values, _ []byte) reply {
 	return ok(map[string]any{"ID": id, "Name": o.fields["mx_Custom_1"], "DisplayName": f.opts.OpportunityTypeName, "Fields": fields})
 }
 
+// oppListItem keeps the columns GetOpportunitiesOfLead's flat List shows
+// (the reference: OpportunityId, RelatedProspectId, Status, Owner,
+// mx_Custom_N, ModifiedOn, and the type code): not CreatedOn, CreatedBy or
+// ModifiedBy, which only GetOpportunityDetails gives.
+func oppListItem(view map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range view {
+		switch {
+		case k == "OpportunityId", k == "RelatedProspectId", k == "OpportunityEventCode", k == "Status", k == "Owner",
+			k == "ModifiedOn", strings.HasPrefix(k, "mx_"):
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // handleOppsOfLead answers GetOpportunitiesOfLead?leadId=&opportunityType=
 // with a flat List, oldest first, paged by the optional body's Paging.
 func (f *Fake) handleOppsOfLead(q url.Values, body []byte) reply {
@@ -314,7 +330,7 @@ func (f *Fake) handleOppsOfLead(q url.Values, body []byte) reply {
 	for _, id := range f.oppOrder {
 		o := f.opps[id]
 		if o.fields["RelatedProspectId"] == leadID && o.fields["OpportunityEventCode"] == strconv.Itoa(code) {
-			list = append(list, f.oppView(o, false))
+			list = append(list, oppListItem(f.oppView(o, false)))
 		}
 	}
 	total := len(list)

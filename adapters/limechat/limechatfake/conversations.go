@@ -29,12 +29,19 @@ type message struct {
 	id        int64
 	content   string
 	incoming  bool
+	private   bool
 	senderID  int64
 	createdAt time.Time
 }
 
 // statuses are Chatwoot's conversation statuses.
 var statuses = []string{"open", "resolved", "pending", "snoozed"}
+
+// statusClosed is LimeChat's own last state (Bot → Open → … → Resolved →
+// Closed): a customer writing to a closed ticket opens a new conversation.
+// How LimeChat's API spells it is not documented (an open question in the
+// reference); the fake shows "closed".
+const statusClosed = "closed"
 
 // newConversation is what creating a conversation needs, from the API or a person.
 type newConversation struct {

@@ -5,7 +5,9 @@
 //
 // It is as strict and odd as the platform: labels and custom attributes are
 // replaced wholesale, unknown agents silently unassign, duplicate contacts
-// are refused with 422, webhook assignees carry no e-mail, and webhooks go
+// are refused with 422, webhook assignees carry no e-mail, messages (and
+// private notes) touch their conversation without a webhook, a customer
+// writing to a closed conversation opens a new one, and webhooks go
 // out through a fakehooks.Sender that can drop, duplicate, delay and reorder
 // them. Faults (latency, 5xx, 429, hangs) are injected with SetFaults.
 //
@@ -137,6 +139,8 @@ func (f *Fake) routes() {
 	m.HandleFunc("GET "+acct+"/conversations/{id}/labels", f.helpdesk(f.handleGetLabels))
 	m.HandleFunc("POST "+acct+"/conversations/{id}/labels", f.helpdesk(f.handleSetLabels))
 	m.HandleFunc("POST "+acct+"/conversations/{id}/custom_attributes", f.helpdesk(f.handleSetCustomAttributes))
+	m.HandleFunc("POST "+acct+"/conversations/{id}/messages", f.helpdesk(f.handleCreateMessage))
+	m.HandleFunc("GET "+acct+"/conversations/{id}/messages", f.helpdesk(f.handleListMessages))
 	m.HandleFunc("GET "+acct+"/agents", f.helpdesk(f.handleAgents))
 	m.HandleFunc("POST /api/v1/cvf-events", f.handleFlowEvent)
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeNotFound(w) })

@@ -132,7 +132,7 @@ func (f *Fake) messageJSON(c *conversation, m message) map[string]any {
 		"conversation_id":       c.id,
 		"message_type":          typ,
 		"created_at":            m.createdAt.Unix(),
-		"private":               false,
+		"private":               m.private,
 		"status":                "sent",
 		"source_id":             nil,
 		"content_type":          "text",

@@ -1,9 +1,12 @@
 package limechatfake_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -138,5 +141,90 @@ func TestPersonSetsStatus(t *testing.T) {
 	}
 	if err := e.fake.SetStatus(99, "open"); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("unknown conversation: %v", err)
+	}
+}
+
+// TestCustomerWritingAfterCloseOpensANewConversation: LimeChat's lifecycle
+// for WhatsApp — a message to a resolved ticket reopens it, a message to a
+// closed one opens a new conversation with the same contact and inbox
+// (conversation_created), which is what lsqbridge must follow.
+func TestCustomerWritingAfterCloseOpensANewConversation(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	_, tk := newTicket(t, e)
+
+	// Resolved, then the customer writes: the same ticket opens again.
+	if err := e.fake.SetStatus(tk.ID, "resolved"); err != nil {
+		t.Fatal(err)
+	}
+	e.take(t)
+	same := must(e.fake.CustomerWrites(tk.ID, "one more question"))(t)
+	if same.ID != tk.ID || same.Status != "open" {
+		t.Fatalf("after writing to a resolved ticket: %+v, want ticket %d open again", same, tk.ID)
+	}
+	if evs := parse(t, e.take(t)); len(evs) != 2 || evs[0].Type != service.EventConversationStatusChanged || evs[0].Ticket.Status != "open" {
+		t.Errorf("reopening fired %+v, want the status change", evs)
+	}
+
+	// Closed, then the customer writes: a new conversation, same contact and inbox.
+	if err := e.fake.CloseConversation(tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if evs := parse(t, e.take(t)); len(evs) != 2 || evs[0].Ticket.Status != "closed" {
+		t.Errorf("closing fired %+v, want the status change to closed", evs)
+	}
+	next := must(e.fake.CustomerWrites(tk.ID, "hello again"))(t)
+	if next.ID == tk.ID || next.Contact.ID != tk.Contact.ID || next.InboxID != tk.InboxID || next.Status != "open" || next.AssigneeID != 0 {
+		t.Fatalf("after writing to a closed ticket: %+v; want a new open, unassigned conversation of contact %d in inbox %d", next, tk.Contact.ID, tk.InboxID)
+	}
+	evs := parse(t, e.take(t))
+	if len(evs) != 1 || evs[0].Type != service.EventConversationCreated || evs[0].Ticket.ID != next.ID || evs[0].Ticket.Contact.ID != tk.Contact.ID {
+		t.Errorf("the new conversation fired %+v, want conversation_created for %d", evs, next.ID)
+	}
+	if old, _ := e.fake.Conversation(tk.ID); old.Status != "closed" {
+		t.Errorf("the closed ticket is %s now", old.Status)
+	}
+	msgs := must(e.fake.Messages(next.ID))(t)
+	if len(msgs) != 1 || msgs[0].Content != "hello again" || msgs[0].Outgoing {
+		t.Errorf("new conversation messages %+v, want the customer's", msgs)
+	}
+	if _, err := e.fake.CustomerWrites(99, "x"); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("unknown conversation: %v", err)
+	}
+}
+
+// TestPrivateNotesAreStoredAndListed: POST …/messages stores a private
+// outgoing note, touches the conversation without a webhook, and GET
+// …/messages pages back with ?before=.
+func TestPrivateNotesAreStoredAndListed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	ctx := context.Background()
+	_, tk := newTicket(t, e)
+	before, _ := e.fake.Conversation(tk.ID)
+	e.clock.Advance(time.Second)
+	note := must(e.client.PostMessage(ctx, tk.ID, service.NewMessage{Content: "Owner has no agent", Private: true}))(t)
+	if note.ID == 0 || note.Content != "Owner has no agent" || !note.Private || !note.Outgoing {
+		t.Errorf("posted %+v", note)
+	}
+	if ds := e.take(t); len(ds) != 0 {
+		t.Errorf("a note fired %d webhooks, want none", len(ds))
+	}
+	if after, _ := e.fake.Conversation(tk.ID); !after.UpdatedAt.After(before.UpdatedAt) {
+		t.Errorf("updated_at %v → %v, want it moved by the note", before.UpdatedAt, after.UpdatedAt)
+	}
+	for i := range 25 {
+		must(e.client.PostMessage(ctx, tk.ID, service.NewMessage{Content: fmt.Sprintf("n%d", i), Private: true}))(t)
+	}
+	all := must(e.client.Messages(ctx, tk.ID, 100))(t)
+	if len(all) != 26 || all[0].Content != "Owner has no agent" || all[25].Content != "n24" {
+		t.Fatalf("listed %d messages (first %+v), want all 26 oldest first", len(all), all[:min(1, len(all))])
+	}
+	if last := must(e.client.Messages(ctx, tk.ID, 3))(t); len(last) != 3 || last[2].Content != "n24" {
+		t.Errorf("the 3 newest: %+v", last)
+	}
+	_, err := e.client.PostMessage(ctx, 99, service.NewMessage{Content: "x", Private: true})
+	if !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("note on an unknown conversation: %v", err)
 	}
 }

@@ -36,7 +36,7 @@ type Config struct {
 	// attempts (1s doubling, capped at 15m), with ±20% jitter.
 	BaseBackoff, MaxBackoff time.Duration
 	// MaxCrashes is how many times a relay may stop mid-delivery of one
-	// action (its lease expires) before the action is dead (default 3).
+	// action (its lease expires) before the action is dead (default 5).
 	MaxCrashes int
 	// ShutdownGrace is how long Run lets in-flight deliveries finish after
 	// its context ends; then their calls are cancelled and the actions go
@@ -58,7 +58,7 @@ func (c Config) withDefaults() Config {
 	c.RetryFor = cmp.Or(c.RetryFor, 48*time.Hour)
 	c.BaseBackoff = cmp.Or(c.BaseBackoff, time.Second)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Minute)
-	c.MaxCrashes = cmp.Or(c.MaxCrashes, 3)
+	c.MaxCrashes = cmp.Or(c.MaxCrashes, 5)
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 10*time.Second)
 	return c
 }

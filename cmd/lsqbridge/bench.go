@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/bench"
 )
 
 // cmdBench measures lsqbridge on this machine, end to end: the real HTTP
@@ -28,6 +30,9 @@ import (
 //	e2e       owner changes at a fixed offered rate, relay running: webhook in →
 //	          platform call done (outbox delivered_at − event received_at)
 func cmdBench(e *env, args []string) error {
+	if len(args) > 0 && args[0] == "relay" {
+		return cmdBenchRelay(e, args[1:])
+	}
 	fs := e.flagSet("bench")
 	e.cfg.bindDB(fs)
 	n := fs.Int("n", 2000, "webhooks to ingest")
@@ -68,7 +73,7 @@ func cmdBench(e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	b := &bench{ctx: e.ctx, s: s, pool: pool, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * *conc}}}
+	b := &legacyBench{ctx: e.ctx, s: s, pool: pool, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * *conc}}}
 	owner := s.Users["asha@acme.test"].ID
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -126,7 +131,45 @@ func cmdBench(e *env, args []string) error {
 	return tw.Flush()
 }
 
-type bench struct {
+// cmdBenchRelay is `bench relay`: the outbox relay draining a backlog into
+// an in-process sink (cmd/internal/bench).
+func cmdBenchRelay(e *env, args []string) error {
+	fs := e.flagSet("bench relay")
+	e.cfg.bindDB(fs)
+	o := bench.RelayOptions{}
+	fs.IntVar(&o.N, "n", 20000, "actions")
+	fs.IntVar(&o.Keys, "keys", 2000, "links the actions are spread over")
+	fs.IntVar(&o.Workers, "workers", defaultRelayWorkers, "deliveries in flight at once")
+	fs.DurationVar(&o.SinkLatency, "sink-latency", 0, "how long the sink takes to answer each action")
+	fs.BoolVar(&o.NoAnalyze, "no-analyze", false, "leave the new backlog without planner statistics (as before autovacuum's first pass)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := e.cfg.Validate(true, false); err != nil {
+		return err
+	}
+	pool, err := e.openPool()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrateUp(e.ctx, pool); err != nil {
+		return err
+	}
+	p := e.progress()
+	defer p.Done()
+	o.Progress = p
+	rep, err := bench.Relay(e.ctx, pool, o)
+	if rep != nil {
+		if perr := rep.Print(bench.Output{W: e.stdout, JSON: *asJSON}); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+type legacyBench struct {
 	ctx    context.Context
 	s      *sandbox
 	pool   *pgxpool.Pool
@@ -136,7 +179,7 @@ type bench struct {
 
 // parallel runs op n times from c goroutines and returns the wall time and
 // each op's latency.
-func (b *bench) parallel(n, c int, op func(i int) error) (time.Duration, []time.Duration, error) {
+func (b *legacyBench) parallel(n, c int, op func(i int) error) (time.Duration, []time.Duration, error) {
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
 	var firstErr error
@@ -174,7 +217,7 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-func (b *bench) post(event, body string) error {
+func (b *legacyBench) post(event, body string) error {
 	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, b.s.URL+"/v1/webhooks/leadsquared/demo/"+event, bytes.NewBufferString(body))
 	if err != nil {
 		return err
@@ -195,7 +238,7 @@ func (b *bench) post(event, body string) error {
 
 func leadID(i int) string { return fmt.Sprintf("be7c0000-0000-4000-8000-%012d", i) }
 
-func (b *bench) leadCreated(i int, owner string) error {
+func (b *legacyBench) leadCreated(i int, owner string) error {
 	now := time.Now().UTC().Format("2006-01-02 15:04:05.000")
 	return b.post("lead-created", fmt.Sprintf(`{"ProspectID":"%s","FirstName":"Bench%d","EmailAddress":"bench%d@example.com",`+
 		`"Phone":"+91-98%08d","OwnerId":"%s","ProspectStage":"Prospect","CreatedOn":"%s","ModifiedOn":"%s"}`,
@@ -204,7 +247,7 @@ func (b *bench) leadCreated(i int, owner string) error {
 
 // bareTx is the ceiling: the same rows ingest writes (event, link, outbox
 // row), as plain SQL in one transaction, without HTTP or decisions.
-func (b *bench) bareTx(i int) error {
+func (b *legacyBench) bareTx(i int) error {
 	tx, err := b.pool.Begin(b.ctx)
 	if err != nil {
 		return err
@@ -228,7 +271,7 @@ func (b *bench) bareTx(i int) error {
 }
 
 // offered sends owner changes for the first leads at a fixed rate.
-func (b *bench) offered(rate int, d time.Duration, leads int) (int, error) {
+func (b *legacyBench) offered(rate int, d time.Duration, leads int) (int, error) {
 	people := []string{b.s.Users["ravi@acme.test"].ID, b.s.Users["meera@acme.test"].ID, b.s.Users["asha@acme.test"].ID}
 	tick := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
 	defer tick.Stop()
@@ -259,7 +302,7 @@ func (b *bench) offered(rate int, d time.Duration, leads int) (int, error) {
 	return sent, errOnce
 }
 
-func (b *bench) waitDrained(limit time.Duration) error {
+func (b *legacyBench) waitDrained(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		var open int
@@ -275,7 +318,7 @@ func (b *bench) waitDrained(limit time.Duration) error {
 }
 
 // endToEnd reads each assign action's delay from its webhook's receipt.
-func (b *bench) endToEnd(since time.Time) ([]time.Duration, error) {
+func (b *legacyBench) endToEnd(since time.Time) ([]time.Duration, error) {
 	rows, err := b.pool.Query(b.ctx, `SELECT extract(epoch FROM o.delivered_at - e.received_at)
 		FROM outbox o JOIN inbound_events e ON e.integration_id = o.integration_id AND e.id = o.caused_by
 		WHERE o.kind = 'limechat.assign' AND o.status = 'delivered' AND e.received_at >= $1`, since)

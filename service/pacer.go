@@ -10,21 +10,41 @@ import (
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
-// Pacer spaces LeadSquared calls per integration with a token bucket of
-// requests_per_5s tokens refilled over 5 seconds, so the relay stays under
-// the plan's limit instead of discovering it through errors. A rate-limit
-// answer pauses the integration's bucket until the window passes.
+// Pacer spaces LeadSquared calls per integration so the relay stays under
+// the plan's limit (requests_per_5s) instead of discovering it through
+// errors: one call every paceWindow / requests_per_5s, with no burst (a
+// bucket of one token). LeadSquared counts calls per 5-second window; a
+// bucket that let a burst of requests_per_5s through and then refilled at
+// the plan's rate would make up to twice the limit in one window, and be
+// answered with rate-limit errors whenever a backlog waits. paceWindow is a
+// little longer than 5 s, so calls that reach LeadSquared up to 100 ms
+// apart from when they were paced still never exceed the limit in any
+// window: at most 98% of the plan is used. A rate-limit answer pauses the
+// integration until the window passes.
 //
 // A shared pacer keeps each bucket in the integration's row, so every relay
 // process of a deployment draws from the same one (the plan's limit is per
-// account, not per process). Should the database not answer, it paces
-// in-process rather than not at all.
+// account, not per process); within a process, only one caller at a time
+// asks the database for an integration's token, and none before the next
+// token is due, so a relay's many waiting deliveries do not queue on the
+// row. Should the database not answer, it paces in-process rather than not
+// at all.
 type Pacer struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	hints   map[string]*hint
 	now     func() time.Time
 	q       *db.Queries
 }
+
+// Pace: a call every paceWindow / requests_per_5s, no burst.
+const (
+	paceWindow = 5100 * time.Millisecond
+	paceBurst  = 1.0
+	// askAgain is how long a caller waits while another caller of this
+	// process is asking the database for the same integration's token.
+	askAgain = 5 * time.Millisecond
+)
 
 type bucket struct {
 	tokens float64
@@ -32,8 +52,16 @@ type bucket struct {
 	paused time.Time
 }
 
+// hint is what this process last learned of a shared bucket.
+type hint struct {
+	next   time.Time // no token before this
+	asking bool      // a caller is asking the database now
+}
+
 // NewPacer returns an in-process pacer (one process, or tests).
-func NewPacer() *Pacer { return &Pacer{buckets: map[string]*bucket{}, now: time.Now} }
+func NewPacer() *Pacer {
+	return &Pacer{buckets: map[string]*bucket{}, hints: map[string]*hint{}, now: time.Now}
+}
 
 // NewSharedPacer returns a pacer whose buckets live in the database.
 func NewSharedPacer(pool *pgxpool.Pool) *Pacer {
@@ -50,14 +78,10 @@ func (p *Pacer) Take(ctx context.Context, id string, perWindow int) time.Duratio
 	if perWindow <= 0 {
 		perWindow = 5
 	}
-	rate := float64(perWindow) / 5.0 // tokens per second
+	rate := float64(perWindow) / paceWindow.Seconds() // tokens per second
 	if p.q != nil {
-		r, err := p.q.IntegrationTakeToken(ctx, db.IntegrationTakeTokenParams{ID: id, Cap: float64(perWindow), Rate: rate})
-		if err == nil {
-			if r.Granted {
-				return 0
-			}
-			return max(time.Duration(r.WaitSeconds*float64(time.Second)), time.Millisecond)
+		if wait, ok := p.takeShared(ctx, id, rate); ok {
+			return wait
 		}
 	}
 	p.mu.Lock()
@@ -65,10 +89,10 @@ func (p *Pacer) Take(ctx context.Context, id string, perWindow int) time.Duratio
 	b := p.buckets[id]
 	now := p.now()
 	if b == nil {
-		b = &bucket{tokens: float64(perWindow), last: now}
+		b = &bucket{tokens: paceBurst, last: now}
 		p.buckets[id] = b
 	}
-	b.tokens = min(float64(perWindow), b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.tokens = min(paceBurst, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	switch {
 	case now.Before(b.paused):
@@ -78,6 +102,44 @@ func (p *Pacer) Take(ctx context.Context, id string, perWindow int) time.Duratio
 		return 0
 	}
 	return time.Duration((1 - b.tokens) / rate * float64(time.Second))
+}
+
+// takeShared takes a token from the integration's row; ok is false when
+// the database did not answer.
+func (p *Pacer) takeShared(ctx context.Context, id string, rate float64) (time.Duration, bool) {
+	p.mu.Lock()
+	h := p.hints[id]
+	if h == nil {
+		h = &hint{}
+		p.hints[id] = h
+	}
+	now := p.now()
+	switch {
+	case now.Before(h.next):
+		p.mu.Unlock()
+		return h.next.Sub(now), true
+	case h.asking:
+		p.mu.Unlock()
+		return askAgain, true
+	}
+	h.asking = true
+	p.mu.Unlock()
+
+	r, err := p.q.IntegrationTakeToken(ctx, db.IntegrationTakeTokenParams{ID: id, Cap: paceBurst, Rate: rate})
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.asking = false
+	if err != nil {
+		return 0, false
+	}
+	if r.Granted {
+		h.next = now.Add(time.Duration(float64(time.Second) / rate))
+		return 0, true
+	}
+	wait := max(time.Duration(r.WaitSeconds*float64(time.Second)), time.Millisecond)
+	h.next = now.Add(wait)
+	return wait, true
 }
 
 // Wait blocks until integration id may make one more call, or ctx ends.
@@ -109,5 +171,8 @@ func (p *Pacer) Pause(id string, t time.Time) {
 	if t.After(b.paused) {
 		b.paused = t
 		b.tokens = 0
+	}
+	if h := p.hints[id]; h != nil && t.After(h.next) {
+		h.next = t
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -22,7 +23,7 @@ func cmdAgents(e *env, args []string) error {
 	}
 	sub := args[0]
 	fs := e.flagSet("agents " + sub)
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func cmdAgents(e *env, args []string) error {
 		}
 	}
 	store := service.NewIntegrations(pool, sealer)
-	dir := service.NewAgentDirectory(pool, newPlatforms(e.cfg.AllowLoopback), nil, slog.New(slog.DiscardHandler), 0)
+	dir := service.NewAgentDirectory(pool, app.NewPlatforms(e.cfg.AllowLoopback), nil, slog.New(slog.DiscardHandler), 0)
 	if needKey {
 		in, err := store.Get(e.ctx, id)
 		if err != nil {

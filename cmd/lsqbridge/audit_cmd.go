@@ -172,7 +172,7 @@ func cmdAudit(e *env, args []string) error {
 		return fmt.Errorf("unknown view %q\n%s", args[0], auditUsage())
 	}
 	fs := e.flagSet("audit " + args[0])
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	integration := fs.String("integration", "", "only this integration")
 	wide := fs.Bool("wide", false, "every column of the view, nothing truncated")
 	limit := fs.Int("limit", c.limit, "at most this many rows (0 = all)")

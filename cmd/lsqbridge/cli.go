@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 )
 
 // commandDoc is what `lsqbridge COMMAND --help` says beyond the flags.
@@ -44,15 +46,15 @@ func envDocs() map[string]string {
 		"LSQBRIDGE_MASTER_KEY":           "64 hex characters (openssl rand -hex 32) sealing the integrations' secrets",
 		"LSQBRIDGE_LISTEN":               "address to listen on (default 127.0.0.1:8080)",
 		"LSQBRIDGE_PUBLIC_URL":           "the URL the platforms reach lsqbridge at (webhook URLs, form links)",
-		"LSQBRIDGE_RELAY_WORKERS":        fmt.Sprintf("outbox deliveries in flight at once per process (default %d)", defaultRelayWorkers),
+		"LSQBRIDGE_RELAY_WORKERS":        fmt.Sprintf("outbox deliveries in flight at once per process (default %d)", app.DefaultRelayWorkers),
 		"LSQBRIDGE_RECONCILE_EVERY":      "reconciler period inside serve (default 10m; 0 turns it off)",
 		"LSQBRIDGE_LOG_LEVEL":            "debug, info, warn or error (default info)",
-		"LSQBRIDGE_DB_MAX_CONNS":         fmt.Sprintf("database connections at most per process (default %d)", defaultDBMaxConns),
-		"LSQBRIDGE_DB_STATEMENT_TIMEOUT": fmt.Sprintf("longest statement of the service's connections (default %s)", defaultStatementTimout),
-		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", defaultLockTimeout),
-		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", defaultShutdownTimeout),
+		"LSQBRIDGE_DB_MAX_CONNS":         fmt.Sprintf("database connections at most per process (default %d)", app.DefaultDBMaxConns),
+		"LSQBRIDGE_DB_STATEMENT_TIMEOUT": fmt.Sprintf("longest statement of the service's connections (default %s)", app.DefaultStatementTimeout),
+		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", app.DefaultLockTimeout),
+		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", app.DefaultShutdownTimeout),
 		"LSQBRIDGE_ALLOW_LOOPBACK":       "true lets integrations use platform URLs on loopback addresses (local fakes only)",
-		"LSQBRIDGE_RELAY_LEASE":          fmt.Sprintf("how long a claimed action is this process's before another may take it (default %s)", defaultRelayLease),
+		"LSQBRIDGE_RELAY_LEASE":          fmt.Sprintf("how long a claimed action is this process's before another may take it (default %s)", app.DefaultRelayLease),
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -23,7 +23,7 @@ func cmdIntegration(e *env, args []string) error {
 	}
 	sub, rest := args[0], args[1:]
 	fs := e.flagSet("integration " + sub)
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	file := fs.String("f", "", "with apply and validate: the integration's YAML file")
 	fs.StringVar(&e.cfg.PublicURL, "public-url", e.cfg.PublicURL, "URL the platforms reach lsqbridge at (env LSQBRIDGE_PUBLIC_URL)")
 	offline := fs.Bool("offline", false, "with apply: do not check the rules' field names against LeadSquared")
@@ -142,7 +142,7 @@ func cmdIntegration(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			creds = withCredential(creds, p, secret)
+			creds = creds.With(p, secret)
 			fmt.Fprintf(e.stdout, "Rotated the %s credential of %s: the old one is refused from the next request on, by every lsqbridge process.\n", p, id)
 			if p == service.PowerApp {
 				fmt.Fprintf(e.stdout, "Every form link the old Dashboard App key signed stops working too.\n")
@@ -189,7 +189,7 @@ var leadSquaredWebhooks = []struct{ event, label string }{
 // it is stored as a hash and cannot be shown again) and a placeholder
 // naming it otherwise.
 func printSetup(e *env, id string, creds service.Credentials, powers []service.Power) {
-	base := e.cfg.publicURL()
+	base := e.cfg.WebhookBase()
 	shown := func(p service.Power) string {
 		if v := creds.Get(p); v != "" {
 			return v
@@ -269,21 +269,6 @@ func parsePowers(s string) ([]service.Power, error) {
 	return out, nil
 }
 
-// withCredential returns creds with p's secret set.
-func withCredential(creds service.Credentials, p service.Power, secret string) service.Credentials {
-	switch p {
-	case service.PowerLeadSquared:
-		creds.LeadSquared = secret
-	case service.PowerLimeChat:
-		creds.LimeChat = secret
-	case service.PowerAutomation:
-		creds.Automation = secret
-	case service.PowerApp:
-		creds.App = secret
-	}
-	return creds
-}
-
 // credentialsState summarises an integration's credentials for `list`.
 func credentialsState(cs []service.CredentialState) string {
 	var legacy []string
@@ -309,7 +294,7 @@ func checkFields(e *env, cfg *service.IntegrationConfig) error {
 	defer cancel()
 	base, _ := service.NormalizeBaseURL(cfg.LeadSquared.Host)
 	lsq := leadsquared.New(leadsquared.Config{BaseURL: base, AccessKey: cfg.LeadSquared.AccessKey,
-		SecretKey: cfg.LeadSquared.SecretKey, Timeout: 10 * time.Second, Retries: -1, HTTPClient: outboundClient(e.cfg.AllowLoopback)})
+		SecretKey: cfg.LeadSquared.SecretKey, Timeout: 10 * time.Second, Retries: -1, HTTPClient: app.OutboundClient(e.cfg.AllowLoopback)})
 	unreachable := func(err error) bool {
 		class, _ := service.ClassOf(err)
 		return class == service.ClassRetryable || class == service.ClassUncertain
@@ -352,27 +337,4 @@ func checkFields(e *env, cfg *service.IntegrationConfig) error {
 		return errs
 	}
 	return nil
-}
-
-// warnLegacyCredentials logs, once at start, each integration whose routes
-// still take the shared pre-00010 webhook token (see docs/operations.md,
-// Security): it works, but one token still opens several doors.
-func warnLegacyCredentials(ctx context.Context, store *service.Integrations, log *slog.Logger) {
-	list, err := store.List(ctx)
-	if err != nil {
-		log.Warn("list integrations for their credentials", "err", err)
-		return
-	}
-	for _, s := range list {
-		var legacy []string
-		for _, c := range s.Credentials {
-			if c.Legacy {
-				legacy = append(legacy, string(c.Power))
-			}
-		}
-		if len(legacy) > 0 && !s.Disabled {
-			log.Warn("integration still takes its shared pre-00010 webhook token; rotate these credentials",
-				"integration", s.ID, "powers", strings.Join(legacy, ","))
-		}
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 )
 
 // dataLines returns the table rows of a command's output: every non-empty
@@ -49,7 +51,7 @@ func TestAuditCommandsShowTheViewRows(t *testing.T) {
 		{[]string{"events", "--outcome", "unlinked"}, "audit.events WHERE outcome = 'unlinked'", []string{"ticket 5 was not created or linked"}},
 		{[]string{"events", "--contains", ids.SoloLead}, fmt.Sprintf("audit.events WHERE strpos(body, '%s') > 0", ids.SoloLead), []string{"unmatched_agent"}},
 		{[]string{"failing", "--integration", "demo"}, "audit.failing_actions", []string{"limechat.flow_event", "dead", "limechat.add_labels", "pending"}},
-		{[]string{"unmatched"}, "audit.unmatched_agents", []string{soloEmail, "limechat", "false"}},
+		{[]string{"unmatched"}, "audit.unmatched_agents", []string{sandbox.SoloEmail, "limechat", "false"}},
 		{[]string{"lag"}, "audit.sync_lag", []string{"demo"}},
 		{[]string{"links", "--wide", "--ticket", "1"}, "audit.links WHERE ticket_id = 1", []string{"contact_phone", "+919876543210", `"ProspectStage":"Qualified"`}},
 	}
@@ -185,7 +187,7 @@ func TestAgentsCommandsShowWhoIsOnOneSideOnly(t *testing.T) {
 	c := &cli{t: t, env: env}
 
 	out := c.mustRun("agents", "list", "demo")
-	for _, want := range []string{"asha@acme.test", "matched", soloEmail, "LeadSquared only", "3 matched"} {
+	for _, want := range []string{"asha@acme.test", "matched", sandbox.SoloEmail, "LeadSquared only", "3 matched"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("agents list lacks %q:\n%s", want, out)
 		}

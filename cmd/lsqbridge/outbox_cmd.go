@@ -27,7 +27,7 @@ func cmdOutbox(e *env, args []string) error {
 	}
 	sub := args[0]
 	fs := e.flagSet("outbox " + sub)
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	integration := fs.String("integration", "", "the integration the actions belong to")
 	status := fs.String("status", "dead,pending", "with list: statuses to show, comma-separated")
 	limit := fs.Int("limit", 200, "with list: at most this many rows")

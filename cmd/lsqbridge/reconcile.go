@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/outbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -15,7 +16,7 @@ import (
 // cmdReconcile makes one reconcile pass now (serve also runs one on a timer).
 func cmdReconcile(e *env, args []string) error {
 	fs := e.flagSet("reconcile")
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	id := fs.String("integration", "", "only this integration (default: every enabled one)")
 	dryRun := fs.Bool("dry-run", false, "read both platforms and list what disagrees and what a pass would do, without acting")
 	if err := fs.Parse(args); err != nil {
@@ -26,8 +27,8 @@ func cmdReconcile(e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	log := newLogger(e.stderr, "warn")
-	platforms := newPlatforms(e.cfg.AllowLoopback)
+	log := app.NewLogger(e.stderr, "warn")
+	platforms := app.NewPlatforms(e.cfg.AllowLoopback)
 	// Actions go to the outbox; a NOTIFY wakes the relays of running serves.
 	notifier := outbox.NewNotifier(pool, time.Millisecond, log)
 	agents := service.NewAgentDirectory(pool, platforms, nil, log, 0)

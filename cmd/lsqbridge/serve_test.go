@@ -12,15 +12,16 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/migrations"
 )
 
 // startServe runs the service in-process on a free port and returns its base URL.
-func startServe(t *testing.T, pool *pgxpool.Pool, cfg Config) string {
+func startServe(t *testing.T, pool *pgxpool.Pool, cfg app.Config) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	a, err := app.New(ctx, cfg, pool, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func startServe(t *testing.T, pool *pgxpool.Pool, cfg Config) string {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
+	go func() { done <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -53,7 +54,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestServeHealthReadinessAndMetrics(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.New(t)
-	base := startServe(t, pool, Config{MasterKey: testMasterKey, RelayWorkers: 1})
+	base := startServe(t, pool, app.Config{MasterKey: testMasterKey, RelayWorkers: 1})
 
 	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
 		t.Errorf("/healthz = %d %s", code, body)

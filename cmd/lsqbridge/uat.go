@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -28,7 +29,7 @@ import (
 // opportunity.
 func cmdUAT(e *env, args []string) error {
 	fs := e.flagSet("uat")
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
 	allowSkip := fs.Bool("allow-skip", false, "succeed even when a check cannot run (the integration has no rule for it)")
@@ -44,11 +45,11 @@ func cmdUAT(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hc := outboundClient(e.cfg.AllowLoopback)
+	hc := app.OutboundClient(e.cfg.AllowLoopback)
 	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(), hc: hc,
 		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
 			HTTPClient: hc})}
-	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)
+	u.c = app.NewPlatforms(e.cfg.AllowLoopback).For(in)
 	results := u.run()
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 )
 
@@ -132,13 +133,13 @@ campaigns:
     to: Reachable
     event: opportunity_reachable
     data: {booking: mx_Custom_1}
-`, lsqURL, lcURL, demoFBAccount)
+`, lsqURL, lcURL, sandbox.FlowBuilderAccount)
 	file := filepath.Join(dir, "acme.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "DATABASE_URL="+dbtest.NewURL(t), "LSQBRIDGE_MASTER_KEY="+testMasterKey,
-		"LSQ_ACCESS="+demoLSQAccess, "LSQ_SECRET="+demoLSQSecret, "LC_TOKEN="+demoLCToken, "FB_KEY="+demoFBKey,
+		"LSQ_ACCESS="+sandbox.LeadSquaredAccessKey, "LSQ_SECRET="+sandbox.LeadSquaredSecretKey, "LC_TOKEN="+sandbox.LimeChatToken, "FB_KEY="+sandbox.FlowBuilderKey,
 		"LSQBRIDGE_RECONCILE_EVERY=0", "LSQBRIDGE_ALLOW_LOOPBACK=true")
 	runBin := func(args ...string) string {
 		t.Helper()

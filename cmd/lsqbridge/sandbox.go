@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/uat"
 )
 
 func cmdSandbox(e *env, args []string) error {
@@ -32,4 +34,27 @@ func cmdFake(e *env, args []string) error {
 		return err
 	}
 	return sandbox.RunFake(e.ctx, e.stdout, args[0], *listen)
+}
+
+// cmdUAT runs the acceptance checklist (package uat) against an
+// integration, the sandbox's demo one by default.
+func cmdUAT(e *env, args []string) error {
+	fs := e.flagSet("uat")
+	e.cfg.BindDB(fs)
+	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
+	allowSkip := fs.Bool("allow-skip", false, "succeed even when a check cannot run (the integration has no rule for it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pool, integrations, err := e.openIntegrations()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	in, err := integrations.Get(e.ctx, *id)
+	if err != nil {
+		return err
+	}
+	return uat.Run(e.ctx, e.stdout, pool, in, uat.Options{Timeout: *timeout, AllowSkip: *allowSkip, AllowLoopback: e.cfg.AllowLoopback, Progress: e.progress()})
 }

@@ -1,4 +1,11 @@
-package main
+// Package uat runs the scope's acceptance checklist against a running
+// lsqbridge (`lsqbridge uat`, `make uat`): the sandbox's demo integration, or
+// any configured integration, where it creates a test lead named "UAT …"
+// and an opportunity on it in the real LeadSquared. It acts as a person
+// through the platforms' own APIs, so the webhooks fire exactly as for a
+// person, and waits for lsqbridge to make the other side follow. Each of the
+// five checks runs for a lead and for an opportunity.
+package uat
 
 import (
 	"cmp"
@@ -20,39 +27,35 @@ import (
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
-// cmdUAT runs the scope's acceptance checklist against a running lsqbridge:
-// the sandbox's demo integration by default, or any configured integration
-// (it then creates a test lead named "UAT …" and an opportunity on it in the
-// real LeadSquared). It acts as a person through the platforms' own APIs, so
-// the webhooks fire exactly as for a person, and waits for lsqbridge to make
-// the other side follow. Each of the five checks runs for a lead and for an
-// opportunity.
-func cmdUAT(e *env, args []string) error {
-	fs := e.flagSet("uat")
-	e.cfg.BindDB(fs)
-	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
-	allowSkip := fs.Bool("allow-skip", false, "succeed even when a check cannot run (the integration has no rule for it)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	pool, integrations, err := e.openIntegrations()
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	in, err := integrations.Get(e.ctx, *id)
-	if err != nil {
-		return err
-	}
-	hc := app.OutboundClient(e.cfg.AllowLoopback)
-	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(), hc: hc,
+// Options tune a run.
+type Options struct {
+	// Timeout is how long each check may wait.
+	Timeout time.Duration
+	// AllowSkip makes a run whose checks could not all run (the
+	// integration has no rule for them) succeed.
+	AllowSkip bool
+	// AllowLoopback lets the platform clients reach loopback addresses
+	// (the sandbox's fakes).
+	AllowLoopback bool
+	// Progress receives a line per check begun and while one waits (nil:
+	// none).
+	Progress io.Writer
+}
+
+// Run runs the checklist against integration in, writes its table and a
+// summary line to w, and fails when a check failed or, unless
+// o.AllowSkip, could not run. pool is lsqbridge's database: the agent
+// directory picks the people, and the outbox says what lsqbridge delivered
+// where Flow-builder cannot be asked.
+func Run(ctx context.Context, w io.Writer, pool *pgxpool.Pool, in *service.Integration, o Options) error {
+	hc := app.OutboundClient(o.AllowLoopback)
+	u := &uat{ctx: ctx, pool: pool, in: in, timeout: o.Timeout, progress: cmp.Or[io.Writer](o.Progress, io.Discard), hc: hc,
 		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
 			HTTPClient: hc})}
-	u.c = app.NewPlatforms(e.cfg.AllowLoopback).For(in)
+	u.c = app.NewPlatforms(o.AllowLoopback).For(in)
 	results := u.run()
 
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
 	passed, failed, skipped := 0, 0, 0
 	for _, r := range results {
@@ -73,14 +76,14 @@ func cmdUAT(e *env, args []string) error {
 	}
 	_ = tw.Flush()
 	if skipped > 0 {
-		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+		fmt.Fprintf(w, "uat: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	} else {
-		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed\n", passed, failed)
+		fmt.Fprintf(w, "uat: %d passed, %d failed\n", passed, failed)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(results))
 	}
-	if skipped > 0 && !*allowSkip {
+	if skipped > 0 && !o.AllowSkip {
 		return fmt.Errorf("%d of %d checks could not run: the integration has no rule for them (pass --allow-skip to accept)", skipped, len(results))
 	}
 	return nil
@@ -205,22 +208,18 @@ func (u *uat) waitFor(what string, cond func() (bool, error)) error {
 	}
 }
 
-// people picks two people present on both platforms.
+// people picks two people present and active on both platforms, the first
+// two by e-mail.
 func (u *uat) people() error {
-	rows, err := u.pool.Query(u.ctx, `SELECT email, lsq_user_id, limechat_agent_id FROM agents
-		WHERE integration_id = $1 AND lsq_active AND limechat_active AND lsq_user_id IS NOT NULL AND limechat_agent_id IS NOT NULL
-		ORDER BY email LIMIT 2`, u.in.ID)
+	list, err := service.NewAgentDirectory(u.pool, nil, nil, nil, 0).List(u.ctx, u.in.ID)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	var ps []service.Agent
-	for rows.Next() {
-		var a service.Agent
-		if err := rows.Scan(&a.Email, &a.LeadSquaredUserID, &a.LimeChatAgentID); err != nil {
-			return err
+	for _, e := range list {
+		if e.LeadSquaredActive && e.LimeChatActive && e.LeadSquaredUserID != "" && e.LimeChatAgentID != 0 {
+			ps = append(ps, service.Agent{Email: e.Email, LeadSquaredUserID: e.LeadSquaredUserID, LimeChatAgentID: e.LimeChatAgentID})
 		}
-		ps = append(ps, a)
 	}
 	if len(ps) < 2 {
 		return errors.New("the agent directory needs two people on both platforms (run `lsqbridge agents refresh " + u.in.ID + "`)")
@@ -497,40 +496,34 @@ func (u *uat) stageToMessage(s *subject) (string, error) {
 // delivered and says so.
 func (u *uat) oneFlowEvent(s *subject, r service.CampaignRule) (string, error) {
 	_, askable := u.flowEvents()
-	count := func() (int, error) {
-		if askable {
-			evs, _ := u.flowEvents()
-			n := 0
-			for _, ev := range evs {
-				if ev.Event == r.Event && fmt.Sprint(ev.Data["record_id"]) == s.id {
-					n++
-				}
-			}
-			return n, nil
+	// counts says how many of the campaign's events for the record
+	// Flow-builder received (or, where it cannot say, lsqbridge delivered),
+	// and how many of the record's Flow-builder events are still to send.
+	counts := func() (received, open int, err error) {
+		delivered, open, err := service.FlowEventCounts(u.ctx, u.pool, u.in.ID, s.kind, s.id, r.Event)
+		if err != nil || !askable {
+			return delivered, open, err
 		}
-		var n int
-		err := u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-			WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = 'limechat.flow_event' AND o.status = 'delivered'
-			  AND o.payload->>'event' = $3`, u.in.ID, s.id, r.Event).Scan(&n)
-		return n, err
+		evs, _ := u.flowEvents()
+		for _, ev := range evs {
+			if ev.Event == r.Event && fmt.Sprint(ev.Data["record_id"]) == s.id {
+				received++
+			}
+		}
+		return received, open, nil
 	}
 	var n int
 	err := u.waitFor("the Flow-builder event "+r.Event, func() (bool, error) {
-		var err error
-		if n, err = count(); err != nil || n == 0 {
-			return false, err
-		}
 		// Received; and nothing more to send for this record's campaigns.
 		var open int
-		err = u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-			WHERE o.integration_id = $1 AND l.record_kind = $2 AND l.record_id = $3 AND o.kind = 'limechat.flow_event'
-			  AND o.status IN ('pending', 'delivering')`, u.in.ID, string(s.kind), s.id).Scan(&open)
-		return err == nil && open == 0, err
+		var err error
+		n, open, err = counts()
+		return err == nil && n > 0 && open == 0, err
 	})
 	if err != nil {
 		return "", err
 	}
-	if n, err = count(); err != nil {
+	if n, _, err = counts(); err != nil {
 		return "", err
 	}
 	if n != 1 {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/ops"
 )
 
 // commandDoc is what `lsqbridge COMMAND --help` says beyond the flags.
@@ -60,9 +61,9 @@ func envDocs() map[string]string {
 
 // commandDocs documents every command of `lsqbridge`, by name.
 func commandDocs() map[string]commandDoc {
-	auditViews := make([]string, 0, len(auditCommands))
-	for _, c := range auditCommands {
-		auditViews = append(auditViews, c.help)
+	auditViews := make([]string, 0, len(ops.AuditViews()))
+	for _, v := range ops.AuditViews() {
+		auditViews = append(auditViews, v.Help)
 	}
 	sort.Strings(auditViews)
 	return map[string]commandDoc{
@@ -94,7 +95,25 @@ func commandDocs() map[string]commandDoc {
 	}
 }
 
-// helpFlags are the arguments that ask for help.
+// parseInterleaved parses flags wherever they appear among the positional
+// arguments, so `outbox retry 12 13 --integration acme` works as well as
+// the flags first; it returns the positional arguments in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// isHelpArg reports whether an argument asks for help.
 func isHelpArg(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
 
 // wantsHelp reports whether the command line asks for help.

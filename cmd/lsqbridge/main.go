@@ -2,6 +2,10 @@
 // schema (migrate), per-customer configuration (integration), and the tools
 // support and operators use (agents, outbox, audit, reconcile, sandbox, uat,
 // bench). Run `lsqbridge help` for the list.
+//
+// This package is the command line only: each command parses its flags,
+// reads the environment into an app.Config and runs a package of
+// cmd/internal (app, sandbox, uat, ops) or of the domain.
 package main
 
 import (

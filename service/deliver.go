@@ -206,22 +206,33 @@ func (x *delivery) recordWrite(key, value, prev string, sent time.Time, noEcho b
 		if noEcho {
 			m.Landed = time.Now().UTC()
 		}
-		w := ledger[key]
-		w.Known = value
-		w.Marks = slices.Clone(w.Marks)
-		if i := slices.IndexFunc(w.Marks, func(o WriteMark) bool { return o.Sent.Equal(m.Sent) && o.Value == value }); i >= 0 {
-			if landed := w.Marks[i].Landed; !landed.IsZero() && !noEcho {
-				m.Landed = landed // its echo came before this record
-			}
-			w.Marks[i] = m
-		} else {
-			w.Marks = append(w.Marks, m)
-		}
-		if n := len(w.Marks); n > maxMarks {
-			w.Marks = w.Marks[n-maxMarks:]
-		}
-		ledger[key] = w
+		ledger[key] = ledger[key].recorded(m)
 	})
+}
+
+// recorded returns w with the write m done and w's value now m's. A mark
+// made before the call (same value, same sent time) is completed rather
+// than added again.
+func (w Written) recorded(m WriteMark) Written {
+	w.Known = m.Value
+	w.Marks = slices.Clone(w.Marks)
+	if i := slices.IndexFunc(w.Marks, func(o WriteMark) bool { return o.Sent.Equal(m.Sent) && o.Value == m.Value }); i >= 0 {
+		if landed := w.Marks[i].Landed; !landed.IsZero() && !m.NoEcho && (m.After.IsZero() || landed.Equal(m.After)) {
+			// Its echo came before this record. A change that matched
+			// the mark at another time than the read-back's was a
+			// person's, to the same value, made before our call landed:
+			// the mark then waits on for our own echo, which must not
+			// pass for a person's change when it comes.
+			m.Landed = landed
+		}
+		w.Marks[i] = m
+	} else {
+		w.Marks = append(w.Marks, m)
+	}
+	if n := len(w.Marks); n > maxMarks {
+		w.Marks = w.Marks[n-maxMarks:]
+	}
+	return w
 }
 
 // markWrite records a write about to be made, before the call: the
@@ -346,21 +357,27 @@ func (x *delivery) assign(ctx context.Context) outbox.Outcome {
 	if a, ok := x.agent(ctx, p.Email); ok && a.LimeChatAgentID != 0 {
 		agentID = a.LimeChatAgentID
 	}
-	// Read first: assigning the agent already there fires no webhook, and
-	// the previous agent tells our echo from a person's change.
+	// Mark, then read, then write: assigning the agent already there fires
+	// no webhook, and the previous agent and the time of the ticket's last
+	// change tell our echo from a person's change. The read comes right
+	// before the write: a person assigning the same agent between the two
+	// makes our write a no-op whose "echo" is theirs, which no webhook can
+	// tell apart (Chatwoot's carry no actor), so that window is kept to
+	// one call.
+	sent := time.Now()
+	if err := x.markWrite(ctx, writtenAssignee, p.Email, "", sent); err != nil {
+		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the assignment: %w", err), Note: outbox.NoteNotSent}
+	}
 	cur, err := x.c.LimeChat.GetConversation(ctx, x.link.TicketID)
 	if err != nil {
+		x.unmarkWrite(ctx, writtenAssignee, sent)
 		return x.failed(ctx, "read ticket", err, false)
 	}
-	sent := time.Now()
 	if cur.AssigneeID == agentID {
 		return outbox.Outcome{Verdict: outbox.Delivered, Note: "already assigned",
 			Finish: x.recordWrite(writtenAssignee, p.Email, "", sent, true)}
 	}
 	prev := strconv.FormatInt(cur.AssigneeID, 10)
-	if err := x.markWrite(ctx, writtenAssignee, p.Email, prev, sent); err != nil {
-		return outbox.Outcome{Verdict: outbox.Retry, Err: fmt.Errorf("mark the assignment: %w", err), Note: outbox.NoteNotSent}
-	}
 	if err := x.c.LimeChat.Assign(ctx, x.link.TicketID, agentID); err != nil {
 		o := x.failed(ctx, "assign ticket", err, false)
 		if o.Note == outbox.NoteNotSent {

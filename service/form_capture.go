@@ -321,4 +321,3 @@ func formActions(in *Integration, l *Link, tc *ticketContext, values map[string]
 		Payload: AddLabelsPayload{Labels: newTags},
 	}}
 }
-

@@ -26,7 +26,7 @@ var OutboxStatuses = []string{outbox.StatusPending, outbox.StatusDelivering, out
 type Outbox struct {
 	Admin    *outbox.Admin
 	Out, Err io.Writer
-	Progress Progress
+	Progress *Progress
 }
 
 // List writes the actions in the given statuses (comma-separated), oldest

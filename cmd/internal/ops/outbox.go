@@ -17,8 +17,8 @@ import (
 // (dead) or keeps failing (pending with errors): list them, retry them with
 // a fresh attempt budget, or drop them.
 
-// OutboxStatuses are the statuses `outbox list --status` takes.
-var OutboxStatuses = []string{outbox.StatusPending, outbox.StatusDelivering, outbox.StatusDelivered, outbox.StatusSuperseded, outbox.StatusDead}
+// outboxStatuses are the statuses `outbox list --status` takes.
+var outboxStatuses = []string{outbox.StatusPending, outbox.StatusDelivering, outbox.StatusDelivered, outbox.StatusSuperseded, outbox.StatusDead}
 
 // Outbox lists, retries and drops one integration's actions through an
 // outbox.Admin, saying what it did on Out and, on Err, why it left an
@@ -38,8 +38,8 @@ func (o *Outbox) List(ctx context.Context, integration, statuses string, limit i
 		if s == "" {
 			continue
 		}
-		if !slices.Contains(OutboxStatuses, s) {
-			return fmt.Errorf("unknown status %q (one of %s)", s, strings.Join(OutboxStatuses, ", "))
+		if !slices.Contains(outboxStatuses, s) {
+			return fmt.Errorf("unknown status %q (one of %s)", s, strings.Join(outboxStatuses, ", "))
 		}
 		want = append(want, s)
 	}

@@ -122,6 +122,12 @@ func (c Credentials) Get(p Power) string {
 	return ""
 }
 
+// With returns the credentials with p's secret set to secret.
+func (c Credentials) With(p Power, secret string) Credentials {
+	c.set(p, secret)
+	return c
+}
+
 func (c *Credentials) set(p Power, v string) {
 	switch p {
 	case PowerLeadSquared:

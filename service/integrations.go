@@ -337,3 +337,13 @@ func (s *Integrations) Disable(ctx context.Context, id string) error {
 	s.forget(id)
 	return nil
 }
+
+// DeleteIntegration deletes an integration and everything of it (links,
+// events, actions, credentials, agents). Only the sandbox uses it, to start
+// its demo integration afresh; a customer's integration is disabled instead.
+func DeleteIntegration(ctx context.Context, pool *pgxpool.Pool, id string) error {
+	if err := db.New(pool).IntegrationDelete(ctx, id); err != nil {
+		return fmt.Errorf("delete integration %s: %w", id, err)
+	}
+	return nil
+}

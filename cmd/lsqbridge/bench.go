@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 )
 
 // cmdBench measures lsqbridge on this machine, end to end: the real HTTP
@@ -29,7 +32,7 @@ import (
 //	          platform call done (outbox delivered_at − event received_at)
 func cmdBench(e *env, args []string) error {
 	fs := e.flagSet("bench")
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	n := fs.Int("n", 2000, "webhooks to ingest")
 	conc := fs.Int("concurrency", 16, "concurrent senders")
 	rate := fs.Int("rate", 50, "offered load of the end-to-end phase, webhooks per second")
@@ -54,7 +57,7 @@ func cmdBench(e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	if err := migrateUp(e.ctx, pool); err != nil {
+	if err := app.MigrateUp(e.ctx, pool); err != nil {
 		return err
 	}
 	if _, err := pool.Exec(e.ctx, "DELETE FROM integrations WHERE id = 'demo'"); err != nil {
@@ -63,7 +66,7 @@ func cmdBench(e *env, args []string) error {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	cfg := e.cfg
 	cfg.RelayWorkers = *workers
-	s, err := startSandbox(e.ctx, cfg, pool, log, sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}})
+	s, err := sandbox.Start(e.ctx, cfg, pool, log, sandbox.Options{WebhookMillis: true, App: app.Options{NoRelay: true}})
 	if err != nil {
 		return err
 	}
@@ -96,7 +99,7 @@ func cmdBench(e *env, args []string) error {
 
 	p.Step("drain: relay delivering %d create_ticket actions…", *n)
 	start := time.Now()
-	done, err := s.app.relay.Drain(e.ctx)
+	done, err := s.App.Relay.Drain(e.ctx)
 	if err != nil {
 		return err
 	}
@@ -105,7 +108,7 @@ func cmdBench(e *env, args []string) error {
 	p.Step("e2e: owner changes at %d/s for %s, relay running…", *rate, *dur)
 	rctx, stop := context.WithCancel(e.ctx)
 	relayDone := make(chan struct{})
-	go func() { s.app.relay.Run(rctx); close(relayDone) }()
+	go func() { s.App.Relay.Run(rctx); close(relayDone) }()
 	since := time.Now()
 	sent, err := b.offered(*rate, *dur, *n)
 	if err != nil {
@@ -128,7 +131,7 @@ func cmdBench(e *env, args []string) error {
 
 type bench struct {
 	ctx    context.Context
-	s      *sandbox
+	s      *sandbox.Sandbox
 	pool   *pgxpool.Pool
 	client *http.Client
 	seq    atomic.Int64

@@ -56,14 +56,21 @@ func (q *Queries) BenchEnqueueMany(ctx context.Context, arg BenchEnqueueManyPara
 
 const benchIntegrationCreate = `-- name: BenchIntegrationCreate :exec
 INSERT INTO integrations (id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed,
-    limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, webhook_token_hash)
-VALUES ($1, 'bench', 'http://127.0.0.1', '\x00', '\x00', 'http://127.0.0.1', 1, 1, '\x00', '\x00')
+    limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, webhook_token_hash, disabled_at)
+VALUES ($1, 'bench', 'http://127.0.0.1', '\x00', '\x00', 'http://127.0.0.1', 1, 1, '\x00', '\x00',
+        CASE WHEN $2::bool THEN now() END)
 `
 
+type BenchIntegrationCreateParams struct {
+	ID       string
+	Disabled bool
+}
+
 // A bare integration row for benches that drive the outbox alone: no real
-// platform behind it, placeholder secrets.
-func (q *Queries) BenchIntegrationCreate(ctx context.Context, id string) error {
-	_, err := q.db.Exec(ctx, benchIntegrationCreate, id)
+// platform behind it, placeholder secrets. A disabled one's actions are
+// never claimed (the ingest ceiling's).
+func (q *Queries) BenchIntegrationCreate(ctx context.Context, arg BenchIntegrationCreateParams) error {
+	_, err := q.db.Exec(ctx, benchIntegrationCreate, arg.ID, arg.Disabled)
 	return err
 }
 
@@ -156,4 +163,16 @@ func (q *Queries) BenchOutboxStatusCounts(ctx context.Context, integrationID str
 		return nil, err
 	}
 	return items, nil
+}
+
+const benchVacuum = `-- name: BenchVacuum :exec
+VACUUM (ANALYZE) outbox, links, inbound_events
+`
+
+// What autovacuum does on a service's database, at the points of a bench
+// where it would have run (a machine whose Postgres has it off gets no
+// statistics and keeps every dead row in the outbox's indexes).
+func (q *Queries) BenchVacuum(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, benchVacuum)
+	return err
 }

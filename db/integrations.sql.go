@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const integrationDelete = `-- name: IntegrationDelete :exec
+DELETE FROM integrations WHERE id = $1
+`
+
+// Deletes an integration; its rows in every other table go with it (ON
+// DELETE CASCADE).
+func (q *Queries) IntegrationDelete(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, integrationDelete, id)
+	return err
+}
+
 const integrationDisable = `-- name: IntegrationDisable :execrows
 UPDATE integrations SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL
 `

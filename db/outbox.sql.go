@@ -140,6 +140,43 @@ func (q *Queries) OutboxDrop(ctx context.Context, arg OutboxDropParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
+const outboxFlowEventCounts = `-- name: OutboxFlowEventCounts :one
+SELECT count(*) FILTER (WHERE o.status = 'delivered' AND o.payload->>'event' = $1::text) AS delivered,
+       count(*) FILTER (WHERE o.status IN ('pending', 'delivering') AND l.record_kind = $2::text) AS open
+FROM outbox o
+JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
+WHERE o.integration_id = $3 AND l.record_id = $4 AND o.kind = $5
+`
+
+type OutboxFlowEventCountsParams struct {
+	Event         string
+	RecordKind    string
+	IntegrationID string
+	RecordID      string
+	Kind          string
+}
+
+type OutboxFlowEventCountsRow struct {
+	Delivered int64
+	Open      int64
+}
+
+// Of one record's Flow-builder events (@kind): how many named @event were
+// delivered (for any link of the record id), and how many of the record's
+// are still to send (`lsqbridge uat`, where Flow-builder cannot be asked).
+func (q *Queries) OutboxFlowEventCounts(ctx context.Context, arg OutboxFlowEventCountsParams) (OutboxFlowEventCountsRow, error) {
+	row := q.db.QueryRow(ctx, outboxFlowEventCounts,
+		arg.Event,
+		arg.RecordKind,
+		arg.IntegrationID,
+		arg.RecordID,
+		arg.Kind,
+	)
+	var i OutboxFlowEventCountsRow
+	err := row.Scan(&i.Delivered, &i.Open)
+	return i, err
+}
+
 const outboxGet = `-- name: OutboxGet :one
 SELECT integration_id, id, link_id, kind, payload, idempotency_key, caused_by, status, attempts, next_attempt_at, lease_until, last_error, outcome, result, created_at, delivered_at, first_failed_at, crashes, is_head, unordered FROM outbox WHERE integration_id = $1 AND id = $2
 `

@@ -84,7 +84,7 @@ func (a *Admin) List(ctx context.Context, integration string, statuses []string,
 // Get returns one action, or ErrNotFound.
 func (a *Admin) Get(ctx context.Context, integration string, id int64) (Row, error) {
 	r, err := a.q.OutboxGet(ctx, db.OutboxGetParams{IntegrationID: integration, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return Row{}, ErrNotFound
 	}
 	if err != nil {
@@ -111,7 +111,7 @@ func (a *Admin) Drop(ctx context.Context, integration string, id int64) (bool, e
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		row, err := q.OutboxGet(ctx, db.OutboxGetParams{IntegrationID: integration, ID: id})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			return nil
 		}
 		if err != nil {

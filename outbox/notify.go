@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db"
 )
 
 // Notifier tells relays that work was committed. A NOTIFY inside every
@@ -57,7 +59,7 @@ func (n *Notifier) Notify() {
 		n.pending.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", channel); err != nil {
+		if err := db.New(n.pool).OutboxNotify(ctx); err != nil {
 			n.log.Warn("notify other relays", "err", err)
 		}
 	})
@@ -69,14 +71,11 @@ func (n *Notifier) Flush(ctx context.Context) error {
 	if n.pool == nil {
 		return nil
 	}
-	_, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", channel)
-	return err
+	return db.New(n.pool).OutboxNotify(ctx)
 }
 
-// channel is the NOTIFY channel relays listen on.
-const channel = "lsqbridge_outbox"
-
-// listen wakes the relay on NOTIFYs from other processes.
+// listen wakes the relay on NOTIFYs from other processes (the channel is
+// named in queries/notify.sql).
 func (r *Relay) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := r.listenOnce(ctx)
@@ -98,12 +97,13 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	q := db.New(conn)
+	if err := q.OutboxListen(ctx); err != nil {
 		return err
 	}
 	defer func() {
 		// Leave the connection clean for the pool.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *")
+		_ = q.OutboxUnlisten(context.WithoutCancel(ctx))
 	}()
 	for {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {

@@ -8,7 +8,6 @@ package outbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -88,7 +87,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, actions []NewAction) (int, error) {
 			p.NextAttemptAt = &a.NotBefore
 		}
 		_, err = q.OutboxInsert(ctx, p)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			continue // already enqueued under this key
 		}
 		if err != nil {

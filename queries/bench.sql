@@ -8,10 +8,12 @@ DELETE FROM integrations WHERE id = @id;
 
 -- name: BenchIntegrationCreate :exec
 -- A bare integration row for benches that drive the outbox alone: no real
--- platform behind it, placeholder secrets.
+-- platform behind it, placeholder secrets. A disabled one's actions are
+-- never claimed (the ingest ceiling's).
 INSERT INTO integrations (id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed,
-    limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, webhook_token_hash)
-VALUES (@id, 'bench', 'http://127.0.0.1', '\x00', '\x00', 'http://127.0.0.1', 1, 1, '\x00', '\x00');
+    limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, webhook_token_hash, disabled_at)
+VALUES (@id, 'bench', 'http://127.0.0.1', '\x00', '\x00', 'http://127.0.0.1', 1, 1, '\x00', '\x00',
+        CASE WHEN @disabled::bool THEN now() END);
 
 -- name: BenchLinksCreate :many
 -- Creates n lead links named @prefix-1 … @prefix-n and returns their ids in order.
@@ -42,3 +44,9 @@ SELECT count(*)::bigint FROM outbox WHERE integration_id = @integration_id AND s
 -- Gives the planner statistics of the backlog just inserted, as autovacuum
 -- gives a service's outbox (a table filled in one go has none for a while).
 ANALYZE outbox;
+
+-- name: BenchVacuum :exec
+-- What autovacuum does on a service's database, at the points of a bench
+-- where it would have run (a machine whose Postgres has it off gets no
+-- statistics and keeps every dead row in the outbox's indexes).
+VACUUM (ANALYZE) outbox, links, inbound_events;

@@ -57,6 +57,11 @@ UPDATE integrations SET webhook_token_hash = @webhook_token_hash, updated_at = n
 -- name: IntegrationDisable :execrows
 UPDATE integrations SET disabled_at = now(), updated_at = now() WHERE id = @id AND disabled_at IS NULL;
 
+-- name: IntegrationDelete :exec
+-- Deletes an integration; its rows in every other table go with it (ON
+-- DELETE CASCADE).
+DELETE FROM integrations WHERE id = @id;
+
 -- name: IntegrationPauseLeadSquared :exec
 -- Pauses LeadSquared calls for every relay process until the given time;
 -- never shortens a pause already in force.

@@ -190,3 +190,13 @@ WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pe
 -- Unfinished actions of a link that change something (notes do not).
 SELECT count(*)::bigint FROM outbox
 WHERE integration_id = @integration_id AND link_id = @link_id AND status IN ('pending', 'delivering') AND NOT unordered;
+
+-- name: OutboxFlowEventCounts :one
+-- Of one record's Flow-builder events (@kind): how many named @event were
+-- delivered (for any link of the record id), and how many of the record's
+-- are still to send (`lsqbridge uat`, where Flow-builder cannot be asked).
+SELECT count(*) FILTER (WHERE o.status = 'delivered' AND o.payload->>'event' = @event::text) AS delivered,
+       count(*) FILTER (WHERE o.status IN ('pending', 'delivering') AND l.record_kind = @record_kind::text) AS open
+FROM outbox o
+JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
+WHERE o.integration_id = @integration_id AND l.record_id = @record_id AND o.kind = @kind;

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -124,6 +122,12 @@ func (c Credentials) Get(p Power) string {
 	return ""
 }
 
+// With returns the credentials with p's secret set to secret.
+func (c Credentials) With(p Power, secret string) Credentials {
+	c.set(p, secret)
+	return c
+}
+
 func (c *Credentials) set(p Power, v string) {
 	switch p {
 	case PowerLeadSquared:
@@ -180,7 +184,7 @@ func (s *Integrations) check(ctx context.Context, id string, p Power) (credentia
 		return credentialGate{}, refused(RefusedUnknownIntegration)
 	}
 	row, err := s.q.CredentialCheck(ctx, db.CredentialCheckParams{IntegrationID: id, Power: string(p)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return credentialGate{}, refused(RefusedUnknownIntegration)
 	}
 	if err != nil {
@@ -288,7 +292,7 @@ func (s *Integrations) Rotate(ctx context.Context, id string, p Power) (string, 
 	}
 	secret := NewCredential(p)
 	_, err := s.q.CredentialRotate(ctx, db.CredentialRotateParams{IntegrationID: id, Power: string(p), SecretHash: HashToken(secret)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return "", fmt.Errorf("%w: %s", ErrIntegrationNotFound, id)
 	}
 	if err != nil {
@@ -308,7 +312,7 @@ func (s *Integrations) TakeAppLink(ctx context.Context, id string, perMinute int
 	}
 	params := db.CredentialTakeLinkParams{IntegrationID: id, Cap: float64(perMinute), Rate: float64(perMinute) / 60}
 	r, err := s.q.CredentialTakeLink(ctx, params)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		// An integration still on its legacy token has no app row yet.
 		if err := s.q.CredentialEnsure(ctx, db.CredentialEnsureParams{IntegrationID: id, Power: string(PowerApp)}); err != nil {
 			return 0, fmt.Errorf("take a form link of %s: %w", id, err)

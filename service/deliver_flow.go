@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lsqbridge/lsqbridge/db"
 	"github.com/lsqbridge/lsqbridge/outbox"
 )
 
@@ -42,4 +45,17 @@ func (x *delivery) flowPhone(ctx context.Context, p *FlowEventPayload) (outbox.O
 	}
 	return outbox.Outcome{Verdict: outbox.Dead, Note: outbox.NoteNotSent,
 		Err: errors.New("no phone for this record: " + why + "; the Flow-builder event was not sent")}, false
+}
+
+// FlowEventCounts reports, of one record's Flow-builder events, how many
+// named event were delivered and how many are still to send. `lsqbridge
+// uat` counts with it where Flow-builder cannot be asked what it received.
+func FlowEventCounts(ctx context.Context, pool *pgxpool.Pool, integration string, kind RecordKind, recordID, event string) (delivered, open int, err error) {
+	n, err := db.New(pool).OutboxFlowEventCounts(ctx, db.OutboxFlowEventCountsParams{
+		IntegrationID: integration, RecordKind: string(kind), RecordID: recordID, Kind: ActFlowEvent, Event: event,
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the Flow-builder events of %s %s: %w", kind, recordID, err)
+	}
+	return int(n.Delivered), int(n.Open), nil
 }

@@ -133,7 +133,7 @@ func (x *delivery) moveToTicket(p FollowTicketPayload, oldStatus string, next Ti
 		if _, err := q.LinkGetByTicketKind(ctx, db.LinkGetByTicketKindParams{IntegrationID: x.in.ID, TicketID: &p.Ticket, RecordKind: string(cur.Kind)}); err == nil {
 			x.log.Warn("a follow-up conversation is another record's already", "integration", x.in.ID, "link", cur.ID, "ticket", p.Ticket)
 			return nil
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		} else if !db.IsNotFound(err) {
 			return fmt.Errorf("read links of ticket %d: %w", p.Ticket, err)
 		}
 		// What LimeChat is known to hold is the new ticket's: its

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/db"
@@ -263,7 +262,7 @@ func (f *Forms) loadTicket(ctx context.Context, in *Integration, lc LimeChat, ti
 	switch {
 	case err == nil:
 		tc.linked = &FormLinked{RecordKind: RecordKind(row.RecordKind), RecordID: row.RecordID}
-	case errors.Is(err, pgx.ErrNoRows):
+	case db.IsNotFound(err):
 		if kind, rid := ticketRecord(&t); rid != "" {
 			// Opened by lsqbridge for a record; its link may not know the
 			// ticket id yet.
@@ -286,7 +285,7 @@ func (f *Forms) ownerFor(ctx context.Context, in *Integration, email string) (st
 		if err == nil && r.LsqUserID != nil && r.LsqActive {
 			return *r.LsqUserID, nil
 		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !db.IsNotFound(err) {
 			return "", fmt.Errorf("read agent %s: %w", email, err)
 		}
 		if f.agents == nil || attempt > 0 {

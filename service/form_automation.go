@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -59,11 +57,11 @@ func (f *Forms) Automate(ctx context.Context, in *Integration, ev Event, raw []b
 	key := "automation:" + hex.EncodeToString(sum[:])
 	eventID, err := insertInbound(ctx, f.q, in.ID, string(SourceLimeChat), "automation."+rule,
 		key, ev.OccurredAt, raw, "received", "")
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		// A repeat. If the first delivery failed (nothing was created: the
 		// submission key guards the create), this one is processed again.
 		eventID, err = f.q.InboundRetryFailed(ctx, db.InboundRetryFailedParams{IntegrationID: in.ID, Source: string(SourceLimeChat), DedupKey: key})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			return AutomationResult{Outcome: AutomationDuplicate, Detail: "this delivery was already received"}, nil
 		}
 	}

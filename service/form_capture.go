@@ -108,7 +108,7 @@ func (f *Forms) capture(ctx context.Context, in *Integration, c Clients, tc *tic
 				res.Existing = true
 				return finishSubmission(ctx, q, in, key, res)
 			}
-			if !errors.Is(err, pgx.ErrNoRows) {
+			if !db.IsNotFound(err) {
 				return fmt.Errorf("read link of opportunity %s: %w", cr.OpportunityID, err)
 			}
 		}
@@ -175,7 +175,7 @@ func ticketLinked(ctx context.Context, q *db.Queries, in *Integration, tc *ticke
 	switch {
 	case err == nil:
 		return true, nil
-	case !errors.Is(err, pgx.ErrNoRows):
+	case !db.IsNotFound(err):
 		return false, fmt.Errorf("read link of ticket %d: %w", id, err)
 	}
 	_, rid := ticketRecord(&tc.ticket)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -35,11 +34,11 @@ func claimFormLead(ctx context.Context, tx pgx.Tx, in *Integration, leadID strin
 	q := db.New(tx)
 	row, err := q.LinkLockByRecord(ctx, db.LinkLockByRecordParams{IntegrationID: in.ID, RecordKind: string(KindLead), RecordID: leadID})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case db.IsNotFound(err):
 		if !share {
 			l := &Link{Kind: KindLead, RecordID: leadID, LeadID: leadID, ContactID: tc.contact.ID, State: LinkUnlinked,
 				Origin: origin, Fields: map[string]string{}, Labels: []string{}}
-			if _, err := q.LinkInsert(ctx, insertParams(in.ID, l)); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			if _, err := q.LinkInsert(ctx, insertParams(in.ID, l)); err != nil && !db.IsNotFound(err) {
 				return 0, fmt.Errorf("record lead %s: %w", leadID, err)
 			}
 			return 0, nil

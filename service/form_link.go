@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -114,7 +112,7 @@ func (f *Forms) CheckTicket(ctx context.Context, in *Integration, ticketID int64
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	if !db.IsNotFound(err) {
 		return fmt.Errorf("read link of ticket %d: %w", ticketID, err)
 	}
 	t, err := f.platforms.For(in).LimeChat.GetConversation(ctx, ticketID)

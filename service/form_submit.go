@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -141,7 +139,7 @@ func (f *Forms) submitValid(ctx context.Context, in *Integration, c Clients, tc 
 		_, err := f.q.FormSubmissionStart(ctx, db.FormSubmissionStartParams{
 			IntegrationID: in.ID, IdempotencyKey: key, TicketID: tc.ticket.ID, Origin: sub.Origin,
 		})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			res, _, err := f.replay(ctx, in, key, tc.ticket.ID)
 			return res, err
 		}
@@ -164,7 +162,7 @@ func (f *Forms) submitValid(ctx context.Context, in *Integration, c Clients, tc 
 // replay answers a key seen before; done is false when the key is new.
 func (f *Forms) replay(ctx context.Context, in *Integration, key string, ticketID int64) (res *Submitted, done bool, err error) {
 	row, err := f.q.FormSubmissionGet(ctx, db.FormSubmissionGetParams{IntegrationID: in.ID, IdempotencyKey: key})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil, false, nil
 	}
 	if err != nil {

@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -42,7 +40,7 @@ type inbound struct {
 	RetryAt time.Time
 }
 
-// insert writes the row; pgx.ErrNoRows means a delivery with the same
+// insert writes the row; db.IsNotFound(err) means a delivery with the same
 // dedup key was stored before (a repeat).
 func (r inbound) insert(ctx context.Context, q *db.Queries) (int64, error) {
 	p := db.InboundInsertParams{
@@ -55,7 +53,7 @@ func (r inbound) insert(ctx context.Context, q *db.Queries) (int64, error) {
 		p.BatchOf = &r.BatchOf
 	}
 	id, err := q.InboundInsert(ctx, p)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !db.IsNotFound(err) {
 		return 0, fmt.Errorf("record inbound event: %w", err)
 	}
 	return id, err
@@ -78,7 +76,7 @@ func (r inbound) insertLocking(ctx context.Context, q *db.Queries, leadKey strin
 	}
 	p.LockNamespace = lockLead
 	row, err := q.InboundInsertLocking(ctx, p)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !db.IsNotFound(err) {
 		return 0, fmt.Errorf("record inbound event: %w", err)
 	}
 	return row.ID, err
@@ -253,7 +251,7 @@ func hasNUL(b []byte) bool {
 // with the reason: nothing that reached us is lost.
 func (s *Sync) Reject(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, reason string) (Result, error) {
 	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, OutcomeRejected, reason)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return Result{Outcome: OutcomeDuplicate}, nil
 	}
 	if err != nil {
@@ -268,7 +266,7 @@ func (s *Sync) Reject(ctx context.Context, integration string, source Source, ev
 // act on) with the given outcome.
 func (s *Sync) Record(ctx context.Context, integration string, source Source, eventType, dedupKey string, raw []byte, outcome, detail string) (Result, error) {
 	id, err := insertInbound(ctx, s.q, integration, string(source), eventType, dedupKey, time.Time{}, raw, outcome, detail)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return Result{Outcome: OutcomeDuplicate}, nil
 	}
 	if err != nil {
@@ -336,7 +334,7 @@ func (s *Sync) storeFailed(ctx context.Context, in *Integration, d Delivery, ev 
 	row.OccurredAt, row.Outcome, row.Detail = ev.OccurredAt, OutcomeError, "applying it failed; it is tried again: "+cause.Error()
 	row.RetryAt = time.Now().Add(retryBackoff(0))
 	id, err := row.insert(context.WithoutCancel(ctx), s.q)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
 	}
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/db"
@@ -170,7 +169,7 @@ func (s *Integrations) Get(ctx context.Context, id string) (*Integration, error)
 		return c.in, nil
 	}
 	row, err := s.q.IntegrationGet(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil, fmt.Errorf("%w: %s", ErrIntegrationNotFound, id)
 	}
 	if err != nil {
@@ -306,7 +305,7 @@ func (s *Integrations) List(ctx context.Context) ([]IntegrationSummary, error) {
 // Show returns one integration without secrets.
 func (s *Integrations) Show(ctx context.Context, id string) (IntegrationSummary, error) {
 	r, err := s.q.IntegrationGet(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return IntegrationSummary{}, fmt.Errorf("%w: %s", ErrIntegrationNotFound, id)
 	}
 	if err != nil {
@@ -336,5 +335,15 @@ func (s *Integrations) Disable(ctx context.Context, id string) error {
 		}
 	}
 	s.forget(id)
+	return nil
+}
+
+// DeleteIntegration deletes an integration and everything of it (links,
+// events, actions, credentials, agents). Only the sandbox uses it, to start
+// its demo integration afresh; a customer's integration is disabled instead.
+func DeleteIntegration(ctx context.Context, pool *pgxpool.Pool, id string) error {
+	if err := db.New(pool).IntegrationDelete(ctx, id); err != nil {
+		return fmt.Errorf("delete integration %s: %w", id, err)
+	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lsqbridge/lsqbridge/db"
 )
 
@@ -138,7 +136,7 @@ func (r *Reconciler) linked(ctx context.Context, in *Integration, kind RecordKin
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, pgx.ErrNoRows):
+	case db.IsNotFound(err):
 		return false, nil
 	}
 	return false, fmt.Errorf("read link of %s %s: %w", kind, id, err)

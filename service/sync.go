@@ -148,7 +148,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 	id := existing
 	var err error
 	if existing != 0 {
-		if _, err = q.InboundLockFailed(ctx, db.InboundLockFailedParams{IntegrationID: in.ID, ID: existing}); errors.Is(err, pgx.ErrNoRows) {
+		if _, err = q.InboundLockFailed(ctx, db.InboundLockFailedParams{IntegrationID: in.ID, ID: existing}); db.IsNotFound(err) {
 			return Result{EventID: existing, Outcome: OutcomeDuplicate, Detail: "applied meanwhile"}, nil
 		}
 		if err == nil && ev.Record != nil {
@@ -158,7 +158,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 		row.Integration, row.Source, row.EventType, row.DedupKey = in.ID, string(ev.Source), string(ev.Type), ev.DedupKey
 		row.OccurredAt, row.Outcome = ev.OccurredAt, "received"
 		id, err = row.insertLocking(ctx, q, leadKey)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			return Result{Outcome: OutcomeDuplicate, Detail: "this delivery was already received"}, nil
 		}
 	}
@@ -196,7 +196,7 @@ func (s *Sync) apply(ctx context.Context, tx pgx.Tx, in *Integration, ev Event, 
 
 	if d.Link != nil && d.Create {
 		row, err := q.LinkInsert(ctx, insertParams(in.ID, d.Link))
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			// Another delivery created it first: decide again against it.
 			if link, open, err = s.lockLink(ctx, q, in.ID, ev); err != nil {
 				return res, fmt.Errorf("read the link created concurrently: %w", err)
@@ -310,7 +310,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 		var r db.LinkLockByTicketOpenRow
 		r, err = q.LinkLockByTicketOpen(ctx, db.LinkLockByTicketOpenParams{IntegrationID: integration, TicketID: &ev.Ticket.ID})
 		row, open, shared = r.Link, r.OpenKinds, r.Shared
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			// A ticket we created whose id is not recorded yet (its webhook
 			// overtook the relay): find it by the record id we put on it.
 			kind, rid := ticketRecord(ev.Ticket)
@@ -327,7 +327,7 @@ func (s *Sync) lockLink(ctx context.Context, q *db.Queries, integration string, 
 	default:
 		return nil, nil, nil
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -455,7 +455,7 @@ func (s *Sync) recoverFormCapture(ctx context.Context, tx pgx.Tx, in *Integratio
 		return Result{}, false, nil
 	}
 	sub, err := q.FormSubmissionInterrupted(ctx, db.FormSubmissionInterruptedParams{IntegrationID: in.ID, LeadID: firstNonEmpty(rec.LeadID, rec.ID)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return Result{}, false, nil
 	}
 	if err != nil {
@@ -463,7 +463,7 @@ func (s *Sync) recoverFormCapture(ctx context.Context, tx pgx.Tx, in *Integratio
 	}
 	if _, err := q.LinkGetByTicket(ctx, db.LinkGetByTicketParams{IntegrationID: in.ID, TicketID: &sub.TicketID}); err == nil {
 		return Result{}, false, nil // the ticket has a record: the opportunity gets its own ticket, as the form does
-	} else if !errors.Is(err, pgx.ErrNoRows) {
+	} else if !db.IsNotFound(err) {
 		return Result{}, false, fmt.Errorf("read link of ticket %d: %w", sub.TicketID, err)
 	}
 	d := decide(Input{Event: ev, Rules: &in.Rules, Agents: &txDirectory{ctx: ctx, q: q, integration: in.ID}})

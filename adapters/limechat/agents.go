@@ -13,7 +13,7 @@ import (
 // matched to a LeadSquared owner.
 func (c *Client) Agents(ctx context.Context) ([]service.User, error) {
 	var resp []agentJSON
-	if err := c.do(ctx, "list agents", http.MethodGet, "/agents", nil, nil, &resp); err != nil {
+	if err := c.do(ctx, call{op: "list agents", method: http.MethodGet, path: "/agents"}, &resp); err != nil {
 		return nil, err
 	}
 	users := make([]service.User, 0, len(resp))

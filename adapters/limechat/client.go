@@ -96,39 +96,55 @@ func noRedirects(hc *http.Client) *http.Client {
 	return &c
 }
 
+// call is one helpdesk API call.
+type call struct {
+	// op names the call in errors ("assign conversation").
+	op     string
+	method string
+	// path is under the account: /api/v1/accounts/{id}{path}.
+	path  string
+	query url.Values
+	// body is encoded as JSON when not nil.
+	body any
+	// read marks a call without effects whatever its method (POST
+	// /conversations/filter only searches): an unreadable answer to it is
+	// retryable. Every GET is one.
+	read bool
+	// create marks a call that makes something new (a contact, a
+	// conversation, a message). Once such a request has reached LimeChat it
+	// is never sent again in the call: a 5xx does not say nothing was
+	// created, and the caller looks before it creates again.
+	create bool
+}
+
 // do sends one JSON call under the account path (retrying as Config says)
 // and decodes a 2xx answer into out when out is not nil.
-func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, in, out any) error {
-	u := c.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
+func (c *Client) do(ctx context.Context, req call, out any) error {
+	u := c.base + req.path
+	if len(req.query) > 0 {
+		u += "?" + req.query.Encode()
 	}
 	var body []byte
-	if in != nil {
+	if req.body != nil {
 		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return &APIError{Op: op, Message: "encode request: " + err.Error(), Err: err, class: service.ClassPermanent}
+		if body, err = json.Marshal(req.body); err != nil {
+			return &APIError{Op: req.op, Message: "encode request: " + err.Error(), Err: err, class: service.ClassPermanent}
 		}
 	}
 	r := request{
-		op: op, method: method, url: u, body: body,
-		// POST /conversations/filter only reads.
-		read:    method == http.MethodGet || strings.HasSuffix(path, "/filter"),
+		op: req.op, method: req.method, url: u, body: body,
+		read:    req.read || req.method == http.MethodGet,
 		header:  map[string]string{"api_access_token": c.token},
 		hc:      c.hc,
 		timeout: c.timeout,
 		secrets: []string{c.token},
 	}
-	// A create (contact, conversation) that reached the server is never
-	// sent again in the call: a 5xx does not say nothing was created, and
-	// the caller looks before it creates again.
-	create := strings.HasPrefix(op, "create ")
 	for attempt := 0; ; attempt++ {
 		err := r.send(ctx, out)
 		if err == nil {
 			return nil
 		}
-		if create && err.StatusCode >= 500 {
+		if req.create && err.StatusCode >= 500 {
 			// It may have been created before the server failed: the
 			// caller must look before creating again.
 			err.class = service.ClassUncertain

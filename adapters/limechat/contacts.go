@@ -26,7 +26,7 @@ func (c *Client) SearchContacts(ctx context.Context, q string) ([]service.Contac
 			Payload []contactJSON `json:"payload"`
 		}
 		query := url.Values{"q": {q}, "page": {strconv.Itoa(page)}}
-		if err := c.do(ctx, "search contacts", http.MethodGet, "/contacts/search", query, nil, &resp); err != nil {
+		if err := c.do(ctx, call{op: "search contacts", method: http.MethodGet, path: "/contacts/search", query: query}, &resp); err != nil {
 			return nil, err
 		}
 		for i := range resp.Payload {
@@ -45,7 +45,7 @@ func (c *Client) Contact(ctx context.Context, id int64) (service.Contact, error)
 	var resp struct {
 		Payload contactJSON `json:"payload"`
 	}
-	if err := c.do(ctx, "get contact", http.MethodGet, "/contacts/"+strconv.FormatInt(id, 10), nil, nil, &resp); err != nil {
+	if err := c.do(ctx, call{op: "get contact", method: http.MethodGet, path: "/contacts/" + strconv.FormatInt(id, 10)}, &resp); err != nil {
 		return service.Contact{}, err
 	}
 	return resp.Payload.contact(), nil
@@ -69,7 +69,7 @@ func (c *Client) CreateContact(ctx context.Context, inboxID int64, ct service.Co
 			Contact contactJSON `json:"contact"`
 		} `json:"payload"`
 	}
-	if err := c.do(ctx, "create contact", http.MethodPost, "/contacts", nil, in, &resp); err != nil {
+	if err := c.do(ctx, call{op: "create contact", method: http.MethodPost, path: "/contacts", body: in, create: true}, &resp); err != nil {
 		return service.Contact{}, err
 	}
 	return resp.Payload.Contact.contact(), nil

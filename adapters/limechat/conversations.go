@@ -29,7 +29,7 @@ func (c *Client) CreateConversation(ctx context.Context, nc service.NewConversat
 		in.Message = &message{Content: nc.Message}
 	}
 	var resp conversationJSON
-	if err := c.do(ctx, "create conversation", http.MethodPost, "/conversations", nil, in, &resp); err != nil {
+	if err := c.do(ctx, call{op: "create conversation", method: http.MethodPost, path: "/conversations", body: in, create: true}, &resp); err != nil {
 		return service.Ticket{}, err
 	}
 	return resp.ticket(), nil
@@ -40,7 +40,7 @@ func (c *Client) CreateConversation(ctx context.Context, nc service.NewConversat
 // Ticket.AssigneeEmail. A missing one wraps service.ErrNotFound.
 func (c *Client) GetConversation(ctx context.Context, id int64) (service.Ticket, error) {
 	var resp conversationJSON
-	if err := c.do(ctx, "get conversation", http.MethodGet, conversationPath(id), nil, nil, &resp); err != nil {
+	if err := c.do(ctx, call{op: "get conversation", method: http.MethodGet, path: conversationPath(id)}, &resp); err != nil {
 		return service.Ticket{}, err
 	}
 	return resp.ticket(), nil
@@ -73,7 +73,7 @@ func (c *Client) FindConversationsByAttribute(ctx context.Context, key, value st
 			Payload []conversationJSON `json:"payload"`
 		}
 		query := url.Values{"page": {strconv.Itoa(page)}}
-		if err := c.do(ctx, "filter conversations", http.MethodPost, "/conversations/filter", query, in, &resp); err != nil {
+		if err := c.do(ctx, call{op: "filter conversations", method: http.MethodPost, path: "/conversations/filter", query: query, body: in, read: true}, &resp); err != nil {
 			return nil, err
 		}
 		seen += len(resp.Payload)
@@ -100,7 +100,7 @@ func (c *Client) Assign(ctx context.Context, conversationID, agentID int64) erro
 	if agentID != 0 {
 		in.AssigneeID = &agentID
 	}
-	return c.do(ctx, "assign conversation", http.MethodPost, conversationPath(conversationID)+"/assignments", nil, in, nil)
+	return c.do(ctx, call{op: "assign conversation", method: http.MethodPost, path: conversationPath(conversationID) + "/assignments", body: in}, nil)
 }
 
 // Labels returns the conversation's labels (GET …/labels).
@@ -108,7 +108,7 @@ func (c *Client) Labels(ctx context.Context, conversationID int64) ([]string, er
 	var resp struct {
 		Payload []string `json:"payload"`
 	}
-	if err := c.do(ctx, "get labels", http.MethodGet, conversationPath(conversationID)+"/labels", nil, nil, &resp); err != nil {
+	if err := c.do(ctx, call{op: "get labels", method: http.MethodGet, path: conversationPath(conversationID) + "/labels"}, &resp); err != nil {
 		return nil, err
 	}
 	return nonNilLabels(resp.Payload), nil
@@ -124,7 +124,7 @@ func (c *Client) SetLabels(ctx context.Context, conversationID int64, labels []s
 	var resp struct {
 		Payload []string `json:"payload"`
 	}
-	if err := c.do(ctx, "set labels", http.MethodPost, conversationPath(conversationID)+"/labels", nil, in, &resp); err != nil {
+	if err := c.do(ctx, call{op: "set labels", method: http.MethodPost, path: conversationPath(conversationID) + "/labels", body: in}, &resp); err != nil {
 		return nil, err
 	}
 	return nonNilLabels(resp.Payload), nil
@@ -137,7 +137,7 @@ func (c *Client) SetCustomAttributes(ctx context.Context, conversationID int64, 
 	in := struct {
 		CustomAttributes map[string]any `json:"custom_attributes"`
 	}{nonNilMap(attrs)}
-	return c.do(ctx, "set custom attributes", http.MethodPost, conversationPath(conversationID)+"/custom_attributes", nil, in, nil)
+	return c.do(ctx, call{op: "set custom attributes", method: http.MethodPost, path: conversationPath(conversationID) + "/custom_attributes", body: in}, nil)
 }
 
 func conversationPath(id int64) string {

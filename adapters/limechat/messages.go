@@ -28,7 +28,7 @@ func (c *Client) PostMessage(ctx context.Context, conversationID int64, m servic
 		Private     bool   `json:"private"`
 	}{Content: m.Content, MessageType: "outgoing", Private: m.Private}
 	var resp messageREST
-	if err := c.do(ctx, "create message", http.MethodPost, conversationPath(conversationID)+"/messages", nil, in, &resp); err != nil {
+	if err := c.do(ctx, call{op: "create message", method: http.MethodPost, path: conversationPath(conversationID) + "/messages", body: in, create: true}, &resp); err != nil {
 		return service.Message{}, err
 	}
 	return resp.message(), nil
@@ -48,7 +48,7 @@ func (c *Client) Messages(ctx context.Context, conversationID int64, limit int) 
 		var resp struct {
 			Payload []messageREST `json:"payload"`
 		}
-		if err := c.do(ctx, "list messages", http.MethodGet, conversationPath(conversationID)+"/messages", query, nil, &resp); err != nil {
+		if err := c.do(ctx, call{op: "list messages", method: http.MethodGet, path: conversationPath(conversationID) + "/messages", query: query}, &resp); err != nil {
 			return nil, err
 		}
 		got := make([]service.Message, 0, len(resp.Payload))

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/ops"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -22,7 +22,7 @@ func cmdAgents(e *env, args []string) error {
 	}
 	sub := args[0]
 	fs := e.flagSet("agents " + sub)
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func cmdAgents(e *env, args []string) error {
 		}
 	}
 	store := service.NewIntegrations(pool, sealer)
-	dir := service.NewAgentDirectory(pool, newPlatforms(e.cfg.AllowLoopback), nil, slog.New(slog.DiscardHandler), 0)
+	dir := service.NewAgentDirectory(pool, app.NewPlatforms(e.cfg.AllowLoopback), nil, slog.New(slog.DiscardHandler), 0)
 	if needKey {
 		in, err := store.Get(e.ctx, id)
 		if err != nil {
@@ -71,65 +71,5 @@ func cmdAgents(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list agents of %s: %w", id, err)
 	}
-	return printAgents(e, list)
-}
-
-// presence says on which side a person is, and whether they are active.
-func presence(a service.AgentEntry) string {
-	inLsq, inLc := a.LeadSquaredUserID != "", a.LimeChatAgentID != 0
-	var s string
-	switch {
-	case inLsq && inLc:
-		s = "matched"
-	case inLsq:
-		s = "LeadSquared only"
-	case inLc:
-		s = "LimeChat only"
-	default:
-		s = "neither (left both)"
-	}
-	var inactive []string
-	if inLsq && !a.LeadSquaredActive {
-		inactive = append(inactive, "LeadSquared")
-	}
-	if inLc && !a.LimeChatActive {
-		inactive = append(inactive, "LimeChat")
-	}
-	if len(inactive) > 0 {
-		s += ", inactive in " + strings.Join(inactive, " and ")
-	}
-	return s
-}
-
-func printAgents(e *env, list []service.AgentEntry) error {
-	t := newTable(e.stdout, "EMAIL", "LEADSQUARED USER", "LIMECHAT AGENT", "NAME", "PRESENT", "REFRESHED")
-	var matched, lsqOnly, lcOnly int
-	for _, a := range list {
-		lsq, lc := a.LeadSquaredUserID, ""
-		if a.LimeChatAgentID != 0 {
-			lc = strconv.FormatInt(a.LimeChatAgentID, 10)
-		}
-		switch {
-		case lsq != "" && lc != "":
-			matched++
-		case lsq != "":
-			lsqOnly++
-		case lc != "":
-			lcOnly++
-		}
-		name := a.LeadSquaredName
-		if name == "" {
-			name = a.LimeChatName
-		}
-		t.row(a.Email, lsq, lc, name, presence(a), stamp(a.RefreshedAt))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "\n%d matched, %d in LeadSquared only, %d in LimeChat only.\n", matched, lsqOnly, lcOnly)
-	if lsqOnly+lcOnly > 0 {
-		fmt.Fprintln(e.stdout, "People on one side only cannot be mapped: their records or tickets show as unmatched_agent"+
-			" (lsqbridge audit unmatched). Add them on the other platform with the same e-mail, then run agents refresh.")
-	}
-	return nil
+	return ops.PrintAgents(e.stdout, list)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -72,7 +73,7 @@ func auditSample(t *testing.T, opts ...worldOption) (*world, sampleIDs) {
 
 	// 5. A lead owned by solo@acme.test, who has no LimeChat agent.
 	solo := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{
-		"FirstName": "Karan", "EmailAddress": "karan@example.com", "Phone": "+91-9000000001", "OwnerId": w.Users[soloEmail].ID,
+		"FirstName": "Karan", "EmailAddress": "karan@example.com", "Phone": "+91-9000000001", "OwnerId": w.Users[sandbox.SoloEmail].ID,
 	}))
 	w.settle()
 	ids.SoloLead = solo.ID

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lsqbridge/lsqbridge/adapters/limechat"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 )
 
 // delivery is one request to a webhook route, as a platform (or an
@@ -81,7 +82,7 @@ func poisonDeliveries() []delivery {
 // with a reason, which `lsqbridge audit events --outcome rejected` shows.
 func TestPoisonDeliveriesAreStoredAndAnswered(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) { o.Signed = true })
+	w := newWorld(t, func(o *worldOptions) { o.Signed = true })
 	stored, rejected := 0, 0
 	for _, d := range poisonDeliveries() {
 		before := w.count("SELECT count(*) FROM inbound_events")
@@ -157,7 +158,7 @@ func (w *world) postDelivery(t testing.TB, d delivery, at time.Time) (int, strin
 	if d.lsq {
 		req.Header.Set("X-Lsqbridge-Token", w.Creds.LeadSquared)
 	} else {
-		ts, sig := limechat.Sign([]byte(demoWebhookSig), at, d.body)
+		ts, sig := limechat.Sign([]byte(sandbox.WebhookSecret), at, d.body)
 		req.Header.Set("X-Chatwoot-Timestamp", ts)
 		req.Header.Set("X-Chatwoot-Signature", sig)
 	}

@@ -64,9 +64,9 @@ type burstLead struct {
 
 func newBurst(t *testing.T, n int) *burst {
 	clock := &stepClock{}
-	w := newWorld(t, withRelay, func(o *sandboxOptions) {
+	w := newWorld(t, withRelay, func(o *worldOptions) {
 		o.Now = clock.Now
-		o.requestsPer5s = 100
+		o.RequestsPer5s = 100
 	})
 	for _, h := range []*fakehooks.Sender{w.LSQHooks, w.LCHooks} {
 		h.SetWorkers(8)
@@ -182,7 +182,7 @@ func (b *burst) waitQuiet(limit time.Duration) {
 	for quiet < 2 {
 		check(t, b.LSQHooks.Wait(ctx))
 		check(t, b.LCHooks.Wait(ctx))
-		b.app.relay.Wake()
+		b.App.Relay.Wake()
 		if b.count("SELECT count(*) FROM outbox WHERE status IN ('pending', 'delivering')") == 0 &&
 			b.LSQHooks.Pending() == 0 && b.LCHooks.Pending() == 0 {
 			quiet++

@@ -11,10 +11,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/term"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/ops"
 )
 
 // commandDoc is what `lsqbridge COMMAND --help` says beyond the flags.
@@ -44,23 +45,23 @@ func envDocs() map[string]string {
 		"LSQBRIDGE_MASTER_KEY":           "64 hex characters (openssl rand -hex 32) sealing the integrations' secrets",
 		"LSQBRIDGE_LISTEN":               "address to listen on (default 127.0.0.1:8080)",
 		"LSQBRIDGE_PUBLIC_URL":           "the URL the platforms reach lsqbridge at (webhook URLs, form links)",
-		"LSQBRIDGE_RELAY_WORKERS":        fmt.Sprintf("outbox deliveries in flight at once per process (default %d)", defaultRelayWorkers),
+		"LSQBRIDGE_RELAY_WORKERS":        fmt.Sprintf("outbox deliveries in flight at once per process (default %d)", app.DefaultRelayWorkers),
 		"LSQBRIDGE_RECONCILE_EVERY":      "reconciler period inside serve (default 10m; 0 turns it off)",
 		"LSQBRIDGE_LOG_LEVEL":            "debug, info, warn or error (default info)",
-		"LSQBRIDGE_DB_MAX_CONNS":         fmt.Sprintf("database connections at most per process (default %d)", defaultDBMaxConns),
-		"LSQBRIDGE_DB_STATEMENT_TIMEOUT": fmt.Sprintf("longest statement of the service's connections (default %s)", defaultStatementTimout),
-		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", defaultLockTimeout),
-		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", defaultShutdownTimeout),
+		"LSQBRIDGE_DB_MAX_CONNS":         fmt.Sprintf("database connections at most per process (default %d)", app.DefaultDBMaxConns),
+		"LSQBRIDGE_DB_STATEMENT_TIMEOUT": fmt.Sprintf("longest statement of the service's connections (default %s)", app.DefaultStatementTimeout),
+		"LSQBRIDGE_DB_LOCK_TIMEOUT":      fmt.Sprintf("longest wait for a row or advisory lock (default %s)", app.DefaultLockTimeout),
+		"LSQBRIDGE_SHUTDOWN_TIMEOUT":     fmt.Sprintf("serve exits within this after SIGTERM (default %s)", app.DefaultShutdownTimeout),
 		"LSQBRIDGE_ALLOW_LOOPBACK":       "true lets integrations use platform URLs on loopback addresses (local fakes only)",
-		"LSQBRIDGE_RELAY_LEASE":          fmt.Sprintf("how long a claimed action is this process's before another may take it (default %s)", defaultRelayLease),
+		"LSQBRIDGE_RELAY_LEASE":          fmt.Sprintf("how long a claimed action is this process's before another may take it (default %s)", app.DefaultRelayLease),
 	}
 }
 
 // commandDocs documents every command of `lsqbridge`, by name.
 func commandDocs() map[string]commandDoc {
-	auditViews := make([]string, 0, len(auditCommands))
-	for _, c := range auditCommands {
-		auditViews = append(auditViews, c.help)
+	auditViews := make([]string, 0, len(ops.AuditViews()))
+	for _, v := range ops.AuditViews() {
+		auditViews = append(auditViews, v.Help)
 	}
 	sort.Strings(auditViews)
 	return map[string]commandDoc{
@@ -92,7 +93,25 @@ func commandDocs() map[string]commandDoc {
 	}
 }
 
-// helpFlags are the arguments that ask for help.
+// parseInterleaved parses flags wherever they appear among the positional
+// arguments, so `outbox retry 12 13 --integration acme` works as well as
+// the flags first; it returns the positional arguments in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// isHelpArg reports whether an argument asks for help.
 func isHelpArg(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
 
 // wantsHelp reports whether the command line asks for help.
@@ -244,68 +263,10 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// progress shows how far a long command has got, on a terminal only: one
-// status line on stderr, rewritten in place, plus lines for finished
-// steps. In a pipe or a file it writes nothing, so scripts and logs get
-// only the command's result.
-type progress struct {
-	mu   sync.Mutex
-	w    io.Writer // nil when off
-	last time.Time
-	live bool // a status line is showing
-	now  func() time.Time
-}
-
 // progress returns the command's progress display (off unless stderr is a terminal).
-func (e *env) progress() *progress {
-	p := &progress{now: time.Now}
+func (e *env) progress() *ops.Progress {
 	if e.tty {
-		p.w = e.stderr
+		return ops.NewProgress(e.stderr)
 	}
-	return p
-}
-
-// Status replaces the status line, at most ten times a second.
-func (p *progress) Status(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.w == nil {
-		return
-	}
-	now := p.now()
-	if p.live && now.Sub(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last, p.live = now, true
-	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
-}
-
-// Step prints a line that stays (a step begun or finished).
-func (p *progress) Step(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.w == nil {
-		return
-	}
-	if p.live {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.live = false
-	}
-	fmt.Fprintf(p.w, format+"\n", args...)
-}
-
-// Done clears the status line.
-func (p *progress) Done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.w != nil && p.live {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.live = false
-	}
-}
-
-// Write lets the display stand in as an io.Writer of whole lines.
-func (p *progress) Write(b []byte) (int, error) {
-	p.Step("%s", strings.TrimSuffix(string(b), "\n"))
-	return len(b), nil
+	return ops.NewProgress(nil)
 }

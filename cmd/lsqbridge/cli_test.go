@@ -10,13 +10,15 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 )
 
 // helpRun runs one command line in-process and returns the exit code, the
 // output and the last flag set the command made.
 func helpRun(getenv func(string) string, args ...string) (int, string, string, *flag.FlagSet) {
 	var out, errb bytes.Buffer
-	e := &env{ctx: context.Background(), stdout: &out, stderr: &errb, getenv: getenv, cfg: envConfig(getenv)}
+	e := &env{ctx: context.Background(), stdout: &out, stderr: &errb, getenv: getenv, cfg: app.ConfigFromEnv(getenv)}
 	code := e.run(args)
 	return code, out.String(), errb.String(), e.flags
 }

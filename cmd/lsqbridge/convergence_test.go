@@ -65,7 +65,7 @@ var (
 func runConvergence(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
 	clock := &stepClock{}
-	w := newWorld(t, func(o *sandboxOptions) { o.Now = clock.Now })
+	w := newWorld(t, func(o *worldOptions) { o.Now = clock.Now })
 	faults := fakehooks.Faults{DuplicateRate: 0.3, Reorder: true, Seed: seed}
 	for _, h := range []*fakehooks.Sender{w.LSQHooks, w.LCHooks} {
 		h.SetManual(true)
@@ -122,7 +122,7 @@ func runConvergence(t *testing.T, seed uint64) {
 			w.deliverSome(rng)
 		}
 		if rng.IntN(3) == 0 {
-			if _, err := w.app.relay.Drain(w.ctx); err != nil {
+			if _, err := w.App.Relay.Drain(w.ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -236,7 +236,7 @@ func (w *world) settleShuffled(rng *rand.Rand) {
 			}
 			posted += len(q)
 		}
-		n, err := w.app.relay.Drain(ctx)
+		n, err := w.App.Relay.Drain(ctx)
 		if err != nil {
 			w.t.Fatal(err)
 		}

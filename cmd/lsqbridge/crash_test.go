@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/outbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -89,7 +90,7 @@ func newDeliverer(t testing.TB, pool *pgxpool.Pool) *service.Deliverer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), newPlatforms(true), service.NewPacer(), nil)
+	return service.NewDeliverer(pool, service.NewIntegrations(pool, sealer), app.NewPlatforms(true), service.NewPacer(), nil)
 }
 
 // expireLeases makes every in-flight action's lease run out, as time would
@@ -143,20 +144,18 @@ func TestCrashAfterSendThenNewRelayMakesNoSecondEffect(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	crashed := map[string]int{}
-	w := newWorld(t, func(o *sandboxOptions) {
-		o.AppOptions = append(o.AppOptions, func(a *app) {
-			a.afterAttempt = func(act outbox.Action, _ outbox.Outcome) bool {
-				if act.Attempts > 1 {
-					return true
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				crashed[act.Kind]++
-				return false
+	w := newWorld(t, func(o *worldOptions) {
+		o.App.AfterAttempt = func(act outbox.Action, _ outbox.Outcome) bool {
+			if act.Attempts > 1 {
+				return true
 			}
-		})
+			mu.Lock()
+			defer mu.Unlock()
+			crashed[act.Kind]++
+			return false
+		}
 	})
-	crashing := w.app.relay
+	crashing := w.App.Relay
 	fresh := newRelay(t, w.pool, outbox.Config{Workers: 4})
 	asha, ravi := w.Users["asha@acme.test"], w.Users["ravi@acme.test"]
 

@@ -26,6 +26,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsqbridge/lsqbridge/adapters/limechat"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -160,8 +162,8 @@ func TestEveryRouteTakesOnlyItsOwnCurrentCredentialInEveryProcess(t *testing.T) 
 	t.Parallel()
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
-	lsq := newDemoLeadSquared(nil, false, nil)
-	lc := newDemoLimeChat(nil, nil)
+	lsq := sandbox.NewLeadSquared(nil, false, nil)
+	lc := sandbox.NewLimeChat(nil, nil)
 	lsqSrv, lcSrv := httptest.NewServer(lsq), httptest.NewServer(lc)
 	t.Cleanup(func() {
 		lsqSrv.Close()
@@ -171,7 +173,7 @@ func TestEveryRouteTakesOnlyItsOwnCurrentCredentialInEveryProcess(t *testing.T) 
 	})
 	env := append(os.Environ(), "DATABASE_URL="+dbtest.NewURL(t), "LSQBRIDGE_MASTER_KEY="+testMasterKey,
 		"LSQBRIDGE_ALLOW_LOOPBACK=true", "LSQBRIDGE_RECONCILE_EVERY=0",
-		"GATE_LSQ_ACCESS="+demoLSQAccess, "GATE_LSQ_SECRET="+demoLSQSecret, "GATE_LC_TOKEN="+demoLCToken)
+		"GATE_LSQ_ACCESS="+sandbox.LeadSquaredAccessKey, "GATE_LSQ_SECRET="+sandbox.LeadSquaredSecretKey, "GATE_LC_TOKEN="+sandbox.LimeChatToken)
 	cliRun := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -234,7 +236,7 @@ func TestEveryRouteTakesOnlyItsOwnCurrentCredentialInEveryProcess(t *testing.T) 
 	for _, pw := range []string{"limechat", "automation", "app"} {
 		got := credsFrom(t, cliRun("integration", "rotate-token", "gate", "--for", pw))
 		p, _ := service.ParsePower(pw)
-		cur = withCredential(cur, p, got.Get(p))
+		cur = cur.With(p, got.Get(p))
 	}
 	curLink := linkFrom(procs[1], cur.App)
 
@@ -328,11 +330,11 @@ func inProcess(t *testing.T, dbURL string) (string, *syncedBuffer) {
 	t.Cleanup(pool.Close)
 	logs := &syncedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(context.Background(), Config{MasterKey: testMasterKey, RelayWorkers: 1, AllowLoopback: true}, pool, log, func(a *app) { a.noRelay = true })
+	a, err := app.New(context.Background(), app.Config{MasterKey: testMasterKey, RelayWorkers: 1, AllowLoopback: true}, pool, log, app.Options{NoRelay: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	return srv.URL, logs
 }
@@ -401,13 +403,13 @@ func (w *world) addIntegration(id string, inbox int64, rules service.Rules) serv
 	w.t.Helper()
 	cfg := &service.IntegrationConfig{
 		ID: id, Name: "Another " + id,
-		LeadSquared: service.LeadSquaredConfig{Host: w.LSQURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: 25},
-		LimeChat:    service.LimeChatConfig{BaseURL: w.LCURL, AccountID: 1, InboxID: inbox, APIToken: demoLCToken},
-		FlowBuilder: service.FlowBuilderConfig{URL: w.LCURL, AccountID: demoFBAccount, Key: demoFBKey},
+		LeadSquared: service.LeadSquaredConfig{Host: w.LSQURL, AccessKey: sandbox.LeadSquaredAccessKey, SecretKey: sandbox.LeadSquaredSecretKey, RequestsPer5s: 25},
+		LimeChat:    service.LimeChatConfig{BaseURL: w.LCURL, AccountID: 1, InboxID: inbox, APIToken: sandbox.LimeChatToken},
+		FlowBuilder: service.FlowBuilderConfig{URL: w.LCURL, AccountID: sandbox.FlowBuilderAccount, Key: sandbox.FlowBuilderKey},
 		Rules:       rules, AllowLoopback: true,
 	}
 	check(w.t, cfg.Validate())
-	res := must[service.ApplyResult](w.t)(w.app.integrations.Apply(w.ctx, cfg))
+	res := must[service.ApplyResult](w.t)(w.App.Integrations.Apply(w.ctx, cfg))
 	if !res.Created {
 		w.t.Fatalf("integration %s existed", id)
 	}
@@ -440,7 +442,7 @@ func TestDashboardAppKeyOpensOnlyItsInboxAtItsRate(t *testing.T) {
 	w.settle()
 	leadTicket := w.ticketOf(lead.ID) // linked to demo
 	customer := w.customerTicket(service.Contact{Name: "Omar Ali", Phone: "+919800033333"}, nil, "")
-	rules := demoRules()
+	rules := sandbox.DemoRules()
 	rules.Form.AppLinksPerMinute = 3
 	// narrow is another integration on the same LimeChat account, inbox 2.
 	narrow := w.addIntegration("narrow", 2, rules)
@@ -478,7 +480,7 @@ func TestDashboardAppKeyOpensOnlyItsInboxAtItsRate(t *testing.T) {
 		t.Errorf("demo's key was limited by narrow's: %d %s", a.status, a.body)
 	}
 	// A rotation gives a new key with a full bucket; the old one is refused.
-	newNarrow := must[string](t)(w.app.integrations.Rotate(w.ctx, "narrow", service.PowerApp))
+	newNarrow := must[string](t)(w.App.Integrations.Rotate(w.ctx, "narrow", service.PowerApp))
 	if a, _ := w.appLink("narrow", newNarrow, 999999); a.status != http.StatusNotFound {
 		t.Errorf("narrow's rotated key = %d %s; want a fresh bucket", a.status, a.body)
 	}
@@ -499,7 +501,7 @@ func TestDashboardAppKeyOpensOnlyItsInboxAtItsRate(t *testing.T) {
 	if a := w.call(http.MethodGet, onNarrow, nil, nil); a.status != http.StatusUnauthorized {
 		t.Errorf("demo's link on narrow's path = %d; want 401", a.status)
 	}
-	newApp := must[string](t)(w.app.integrations.Rotate(w.ctx, "demo", service.PowerApp))
+	newApp := must[string](t)(w.App.Integrations.Rotate(w.ctx, "demo", service.PowerApp))
 	if a := w.call(http.MethodGet, formPath(customer.ID), lc.header, nil); a.status != http.StatusUnauthorized || string(a.body) != refusedJSON {
 		t.Errorf("form with a link the rotated key signed = %d %s; want the refusal", a.status, a.body)
 	}
@@ -524,11 +526,11 @@ func TestDashboardAppKeyOpensOnlyItsInboxAtItsRate(t *testing.T) {
 // body and content type; the Dashboard App page is the same for all of them.
 func TestRefusalsLookTheSame(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) { o.Signed = true })
+	w := newWorld(t, func(o *worldOptions) { o.Signed = true })
 	customer := w.customerTicket(service.Contact{Name: "Ravi Das", Phone: "+919800044444"}, nil, "")
-	off := w.addIntegration("off", 1, demoRules())
+	off := w.addIntegration("off", 1, sandbox.DemoRules())
 	_, offLink := w.appLink("off", off.App, customer.ID)
-	check(t, w.app.integrations.Disable(w.ctx, "off"))
+	check(t, w.App.Integrations.Disable(w.ctx, "off"))
 	_, demoLink := w.appLink("demo", w.Creds.App, customer.ID)
 
 	wrong := func(p service.Power) string { return "lsqb_" + string(p) + "_" + strings.Repeat("A", 43) }
@@ -624,8 +626,8 @@ func legacyAppKey(t *testing.T, id string, tokenHash []byte) (key string, linkSe
 // shared token at its own first rotation, and only then.
 func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	t.Parallel()
-	lsq := newDemoLeadSquared(nil, false, nil)
-	lc := newDemoLimeChat(nil, nil)
+	lsq := sandbox.NewLeadSquared(nil, false, nil)
+	lc := sandbox.NewLimeChat(nil, nil)
 	lsqSrv, lcSrv := httptest.NewServer(lsq), httptest.NewServer(lc)
 	t.Cleanup(func() {
 		lsqSrv.Close()
@@ -635,7 +637,7 @@ func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	})
 	dbURL := dbtest.NewURL(t)
 	c := &cli{t: t, env: map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true",
-		"GATE_LSQ_ACCESS": demoLSQAccess, "GATE_LSQ_SECRET": demoLSQSecret, "GATE_LC_TOKEN": demoLCToken}}
+		"GATE_LSQ_ACCESS": sandbox.LeadSquaredAccessKey, "GATE_LSQ_SECRET": sandbox.LeadSquaredSecretKey, "GATE_LC_TOKEN": sandbox.LimeChatToken}}
 	file := filepath.Join(t.TempDir(), "gate.yaml")
 	check(t, os.WriteFile(file, fmt.Appendf(nil, gateYAML, lsqSrv.URL, lcSrv.URL), 0o600))
 	c.mustRun("integration", "apply", "-f", file)
@@ -692,7 +694,7 @@ func TestMigratedIntegrationKeepsItsURLsUntilEachFirstRotation(t *testing.T) {
 	store := service.NewIntegrations(pool, nil)
 	warned := func() string {
 		var b bytes.Buffer
-		warnLegacyCredentials(ctx, store, slog.New(slog.NewJSONHandler(&b, nil)))
+		app.WarnLegacyCredentials(ctx, store, slog.New(slog.NewJSONHandler(&b, nil)))
 		return b.String()
 	}
 	if w := warned(); !strings.Contains(w, `"integration":"gate","powers":"leadsquared,limechat,automation,app"`) {
@@ -760,8 +762,8 @@ func (l *queryLog) take() []tracedQuery {
 // when its config_version changed.
 func TestCredentialCheckIsOneIndexedReadPerRequest(t *testing.T) {
 	t.Parallel()
-	lsq := newDemoLeadSquared(nil, false, nil)
-	lc := newDemoLimeChat(nil, nil)
+	lsq := sandbox.NewLeadSquared(nil, false, nil)
+	lc := sandbox.NewLimeChat(nil, nil)
 	lsqSrv, lcSrv := httptest.NewServer(lsq), httptest.NewServer(lc)
 	t.Cleanup(func() {
 		lsqSrv.Close()
@@ -771,7 +773,7 @@ func TestCredentialCheckIsOneIndexedReadPerRequest(t *testing.T) {
 	})
 	dbURL := dbtest.NewURL(t)
 	c := &cli{t: t, env: map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "LSQBRIDGE_ALLOW_LOOPBACK": "true",
-		"GATE_LSQ_ACCESS": demoLSQAccess, "GATE_LSQ_SECRET": demoLSQSecret, "GATE_LC_TOKEN": demoLCToken}}
+		"GATE_LSQ_ACCESS": sandbox.LeadSquaredAccessKey, "GATE_LSQ_SECRET": sandbox.LeadSquaredSecretKey, "GATE_LC_TOKEN": sandbox.LimeChatToken}}
 	file := filepath.Join(t.TempDir(), "gate.yaml")
 	check(t, os.WriteFile(file, fmt.Appendf(nil, gateYAML, lsqSrv.URL, lcSrv.URL), 0o600))
 	creds := credsFrom(t, c.mustRun("integration", "apply", "-f", file))
@@ -784,10 +786,10 @@ func TestCredentialCheckIsOneIndexedReadPerRequest(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	check(t, err)
 	t.Cleanup(pool.Close)
-	a, err := newApp(ctx, Config{MasterKey: testMasterKey, RelayWorkers: 1, AllowLoopback: true}, pool, slog.New(slog.DiscardHandler),
-		func(a *app) { a.noRelay = true })
+	a, err := app.New(ctx, app.Config{MasterKey: testMasterKey, RelayWorkers: 1, AllowLoopback: true}, pool, slog.New(slog.DiscardHandler),
+		app.Options{NoRelay: true})
 	check(t, err)
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 
 	routes := gateRoutes("gate", 1, 1)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 )
 
 const deployDocPath = "../../docs/deploy.md"
@@ -65,7 +67,7 @@ type probe struct {
 // envRead lists the environment variables lsqbridge's settings come from.
 func envRead() []string {
 	var read []string
-	envConfig(func(k string) string { read = append(read, k); return "" })
+	app.ConfigFromEnv(func(k string) string { read = append(read, k); return "" })
 	return read
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 )
 
@@ -51,13 +52,13 @@ func exportedMetrics(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	a, err := newApp(context.Background(), Config{MasterKey: testMasterKey, RelayWorkers: 1}, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.New(context.Background(), app.Config{MasterKey: testMasterKey, RelayWorkers: 1}, pool, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		a.registry.Describe(ch)
+		a.Registry.Describe(ch)
 		close(ch)
 	}()
 	out := map[string][]string{}

@@ -21,15 +21,13 @@ import (
 // shortBackoff is the relay's retry schedule shrunk for tests: the same
 // shape (exponential with jitter, capped, retried by time), in milliseconds.
 func shortBackoff(lease time.Duration) worldOption {
-	return func(o *sandboxOptions) {
-		o.AppOptions = append(o.AppOptions, func(a *app) {
-			a.relayTune = func(c *outbox.Config) {
-				c.BaseBackoff, c.MaxBackoff, c.RetryFor, c.PollInterval = 20*time.Millisecond, 300*time.Millisecond, time.Hour, 50*time.Millisecond
-				if lease > 0 {
-					c.Lease = lease
-				}
+	return func(o *worldOptions) {
+		o.App.TuneRelay = func(c *outbox.Config) {
+			c.BaseBackoff, c.MaxBackoff, c.RetryFor, c.PollInterval = 20*time.Millisecond, 300*time.Millisecond, time.Hour, 50*time.Millisecond
+			if lease > 0 {
+				c.Lease = lease
 			}
-		})
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -67,7 +68,7 @@ func (w *world) call(method, path string, header map[string]string, body any) an
 
 // withAutomation points the LimeChat fake's automation rule ("on
 // conversation created, send webhook") at lsqbridge.
-func withAutomation(o *sandboxOptions) { o.Automation = true }
+func withAutomation(o *worldOptions) { o.Automation = true }
 
 func formPath(ticket int64) string {
 	return fmt.Sprintf("/v1/integrations/demo/tickets/%d/opportunity-form", ticket)
@@ -101,7 +102,7 @@ func (w *world) submitForm(ticket int64, key string, fields map[string]string) a
 // limeChat is an API client of the LimeChat fake, for what its person API
 // does not offer (conversation custom attributes).
 func (w *world) limeChat() *limechat.Client {
-	return limechat.New(limechat.Config{BaseURL: w.LCURL, AccountID: 1, APIToken: demoLCToken})
+	return limechat.New(limechat.Config{BaseURL: w.LCURL, AccountID: 1, APIToken: sandbox.LimeChatToken})
 }
 
 // customerTicket is a customer writing in (a conversation lsqbridge did

@@ -22,7 +22,7 @@ func TestInterruptedFormCaptureLinksTheSubmittingTicket(t *testing.T) {
 	t.Parallel()
 	var loseAnswer atomic.Bool
 	loseAnswer.Store(true)
-	w := newWorld(t, func(o *sandboxOptions) {
+	w := newWorld(t, func(o *worldOptions) {
 		o.WrapLeadSquared = func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				if loseAnswer.Load() && strings.HasSuffix(r.URL.Path, "OpportunityManagement.svc/Capture") {
@@ -77,7 +77,7 @@ func TestInterruptedFormCaptureLinksTheSubmittingTicket(t *testing.T) {
 // deadlock the pool).
 func TestConcurrentFormSubmitsDoNotStarveTheDatabasePool(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) { o.poolMaxConns = 2 })
+	w := newWorld(t, func(o *worldOptions) { o.poolMaxConns = 2 })
 	a := w.customerTicket(service.Contact{Phone: "+919000033333", Name: "Ana"}, map[string]any{"check_in": "2026-12-20"}, "asha@acme.test")
 	b := w.customerTicket(service.Contact{Phone: "+919000044444", Name: "Ben"}, map[string]any{"check_in": "2026-12-21"}, "ravi@acme.test")
 	done := make(chan answer, 2)
@@ -105,7 +105,7 @@ func TestConcurrentFormSubmitsDoNotStarveTheDatabasePool(t *testing.T) {
 // ticket, and the submission's key is not completed with it.
 func TestSalespersonsOpportunityDoesNotTakeAnInterruptedSubmitsTicket(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) {
+	w := newWorld(t, func(o *worldOptions) {
 		o.WrapLeadSquared = func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "OpportunityManagement.svc/Capture") {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -14,9 +15,9 @@ import (
 // repairs what came while it was paused.
 func TestLoopFusePausesALinkAndUnpauseLetsItSyncAgain(t *testing.T) {
 	t.Parallel()
-	rules := demoRules()
+	rules := sandbox.DemoRules()
 	rules.Fuse.MaxActionsPerMinute = 3
-	w := newWorld(t, func(o *sandboxOptions) { o.Rules = &rules })
+	w := newWorld(t, func(o *worldOptions) { o.Rules = &rules })
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Fuse", "EmailAddress": "fuse@example.com", "OwnerId": w.Users["asha@acme.test"].ID}))
 	w.settle() // action 1: the ticket
 	for _, who := range []string{"ravi@acme.test", "meera@acme.test", "asha@acme.test", "ravi@acme.test"} {
@@ -47,7 +48,7 @@ func TestLoopFusePausesALinkAndUnpauseLetsItSyncAgain(t *testing.T) {
 	if code, _, errs := c.run("links", "unpause", "--integration", "demo", strconv.FormatInt(linkID, 10)); code == 0 || !strings.Contains(errs, "not paused") {
 		t.Errorf("second unpause: exit %d, %s", code, errs)
 	}
-	if _, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo"); err != nil {
+	if _, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	w.settle()

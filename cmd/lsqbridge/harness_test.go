@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -36,24 +38,29 @@ func (s *syncedBuffer) String() string {
 // world is a sandbox under test: lsqbridge over HTTP on a fresh database,
 // both fakes, and a relay the test drives (settle) so nothing waits on time.
 type world struct {
-	*sandbox
+	*sandbox.Sandbox
 	t    testing.TB
 	ctx  context.Context
 	pool *pgxpool.Pool
 	logs *syncedBuffer
 }
 
-type worldOption func(*sandboxOptions)
+// worldOptions are the sandbox's options and the test world's own.
+type worldOptions struct {
+	sandbox.Options
+	// poolMaxConns sizes the world's database pool.
+	poolMaxConns int32
+}
+
+type worldOption func(*worldOptions)
 
 // withRelay runs the relay in the background as serve does, instead of
 // leaving delivery to settle().
-func withRelay(o *sandboxOptions) {
-	o.AppOptions = append(o.AppOptions, func(a *app) { a.noRelay = false })
-}
+func withRelay(o *worldOptions) { o.App.NoRelay = false }
 
 func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
-	o := sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}, WrapBridge: checkOpenAPI(t)}
+	o := worldOptions{Options: sandbox.Options{WebhookMillis: true, App: app.Options{NoRelay: true}, WrapBridge: checkOpenAPI(t)}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -72,7 +79,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	logs := &syncedBuffer{}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	s, err := startSandbox(ctx, Config{MasterKey: testMasterKey, RelayWorkers: 4}, pool, log, o)
+	s, err := sandbox.Start(ctx, app.Config{MasterKey: testMasterKey, RelayWorkers: 4}, pool, log, o.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 			t.Errorf("stop sandbox: %v", err)
 		}
 	})
-	return &world{sandbox: s, t: t, ctx: ctx, pool: pool, logs: logs}
+	return &world{Sandbox: s, t: t, ctx: ctx, pool: pool, logs: logs}
 }
 
 // settle delivers webhooks and outbox actions until both are quiet: every
@@ -97,7 +104,7 @@ func (w *world) settle() {
 		if err := w.LCHooks.Wait(ctx); err != nil {
 			w.t.Fatal(err)
 		}
-		n, err := w.app.relay.Drain(ctx)
+		n, err := w.App.Relay.Drain(ctx)
 		if err != nil {
 			w.t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -216,7 +217,7 @@ func credsFrom(t *testing.T, out string) service.Credentials {
 		if err != nil || !strings.HasPrefix(f[1], "lsqb_"+f[0]+"_") || len(f[1]) < 40 {
 			t.Fatalf("credentials line %q: want a power and its lsqb_<power>_ secret", line)
 		}
-		creds = withCredential(creds, p, f[1])
+		creds = creds.With(p, f[1])
 	}
 	return creds
 }
@@ -291,7 +292,7 @@ func assertNoClearSecrets(t *testing.T, dbURL string, secrets []string) {
 // the right one passes, and wrong keys are named as such.
 func TestIntegrationApplyChecksFieldNamesAgainstLeadSquared(t *testing.T) {
 	t.Parallel()
-	fake := newDemoLeadSquared(nil, false, nil)
+	fake := sandbox.NewLeadSquared(nil, false, nil)
 	t.Cleanup(fake.Close)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
@@ -314,7 +315,7 @@ form:
   prefill: {%s: contact.name}
 `, srv.URL, field, oppField, activity, prefill)
 	}
-	env := map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "K": demoLSQAccess, "S": demoLSQSecret, "T": "t",
+	env := map[string]string{"DATABASE_URL": dbURL, "LSQBRIDGE_MASTER_KEY": testMasterKey, "K": sandbox.LeadSquaredAccessKey, "S": sandbox.LeadSquaredSecretKey, "T": "t",
 		"LSQBRIDGE_ALLOW_LOOPBACK": "true"}
 	c := &cli{t: t, env: env}
 	write := func(body string) string {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -121,10 +122,10 @@ func TestServeKilledAtRandomLosesAndDuplicatesNothing(t *testing.T) {
 	bin := buildBinary(t, dir)
 	lsqURL, lcURL := startFake(t, bin, "leadsquared"), startFake(t, bin, "limechat")
 	file := filepath.Join(dir, "crash.yaml")
-	check(t, os.WriteFile(file, fmt.Appendf(nil, killYAML, lsqURL, lcURL, demoFBAccount), 0o600))
+	check(t, os.WriteFile(file, fmt.Appendf(nil, killYAML, lsqURL, lcURL, sandbox.FlowBuilderAccount), 0o600))
 	dbURL := dbtest.NewURL(t)
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "LSQBRIDGE_MASTER_KEY="+testMasterKey,
-		"LSQ_ACCESS="+demoLSQAccess, "LSQ_SECRET="+demoLSQSecret, "LC_TOKEN="+demoLCToken, "FB_KEY="+demoFBKey,
+		"LSQ_ACCESS="+sandbox.LeadSquaredAccessKey, "LSQ_SECRET="+sandbox.LeadSquaredSecretKey, "LC_TOKEN="+sandbox.LimeChatToken, "FB_KEY="+sandbox.FlowBuilderKey,
 		"LSQBRIDGE_RECONCILE_EVERY=0", "LSQBRIDGE_ALLOW_LOOPBACK=true", "LSQBRIDGE_RELAY_LEASE=2s", "LSQBRIDGE_LOG_LEVEL=warn")
 	runBin := func(args ...string) string {
 		t.Helper()
@@ -224,7 +225,7 @@ func TestServeKilledAtRandomLosesAndDuplicatesNothing(t *testing.T) {
 	// Settle: the fakes have sent everything, nothing is left to deliver.
 	lastSent := -1
 	waitFor(t, 2*time.Minute, "the last webhooks and actions", func() (bool, string) {
-		var a, b []webhookResult
+		var a, b []sandbox.WebhookResult
 		person.get(lsqURL+"/_person/webhooks/deliveries", &a)
 		person.get(lcURL+"/_person/webhooks/deliveries", &b)
 		// (Actions held behind a dead one wait for a person: a Flow-builder
@@ -241,9 +242,9 @@ func TestServeKilledAtRandomLosesAndDuplicatesNothing(t *testing.T) {
 	})
 
 	// Every webhook answered 2xx is stored.
-	var sent []webhookResult
+	var sent []sandbox.WebhookResult
 	for _, u := range []string{lsqURL, lcURL} {
-		var rs []webhookResult
+		var rs []sandbox.WebhookResult
 		person.get(u+"/_person/webhooks/deliveries", &rs)
 		sent = append(sent, rs...)
 	}

@@ -14,7 +14,7 @@ func cmdLinks(e *env, args []string) error {
 		return errors.New("usage: lsqbridge links unpause --integration ID LINK_ID...")
 	}
 	fs := e.flagSet("links unpause")
-	e.cfg.bindDB(fs)
+	e.cfg.BindDB(fs)
 	integration := fs.String("integration", "", "the links' integration (required)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

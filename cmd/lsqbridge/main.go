@@ -2,6 +2,10 @@
 // schema (migrate), per-customer configuration (integration), and the tools
 // support and operators use (agents, outbox, audit, reconcile, sandbox, uat,
 // bench). Run `lsqbridge help` for the list.
+//
+// This package is the command line only: each command parses its flags,
+// reads the environment into an app.Config and runs a package of
+// cmd/internal (app, sandbox, uat, ops) or of the domain.
 package main
 
 import (
@@ -13,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 )
 
 const usage = `lsqbridge keeps LimeChat tickets and LeadSquared leads/opportunities in step.
@@ -54,7 +60,7 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
-	cfg    Config
+	cfg    app.Config
 	// tty is set when stderr is a terminal: long commands show progress.
 	tty bool
 	// help is set when the command line asks for help (see cli.go);
@@ -66,7 +72,7 @@ type env struct {
 
 // run executes one command and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv, cfg: envConfig(getenv), tty: isTerminal(stderr)}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv, cfg: app.ConfigFromEnv(getenv), tty: isTerminal(stderr)}
 	return e.run(args)
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
 )
 
 // cli runs lsqbridge in-process with the given environment.
@@ -21,7 +23,7 @@ func (c *cli) getenv(k string) string { return c.env[k] }
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{ctx: context.Background(), stdout: &out, stderr: &errb, getenv: c.getenv, cfg: envConfig(c.getenv), tty: c.tty}
+	e := &env{ctx: context.Background(), stdout: &out, stderr: &errb, getenv: c.getenv, cfg: app.ConfigFromEnv(c.getenv), tty: c.tty}
 	code := e.run(args)
 	return code, out.String(), errb.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -37,21 +38,21 @@ func TestUnmatchedOwnerGetsOnePrivateNote(t *testing.T) {
 	w.settle()
 	tk := w.ticketOf(lead.ID)
 
-	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[sandbox.SoloEmail].ID))
 	w.settle()
 	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users["ravi@acme.test"].ID))
 	w.settle()
-	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[sandbox.SoloEmail].ID))
 	w.settle()
 
-	if n := w.count("SELECT count(*) FROM inbound_events WHERE outcome = 'unmatched_agent' AND detail LIKE '%' || $1 || '%'", soloEmail); n < 3 {
+	if n := w.count("SELECT count(*) FROM inbound_events WHERE outcome = 'unmatched_agent' AND detail LIKE '%' || $1 || '%'", sandbox.SoloEmail); n < 3 {
 		t.Fatalf("%d events named the unmatched owner, want at least 3 (two webhooks per change, twice)", n)
 	}
 	notes := w.notesOn(tk.ID)
 	if len(notes) != 1 {
 		t.Fatalf("%d private notes on the ticket, want 1: %+v", len(notes), notes)
 	}
-	for _, want := range []string{soloEmail, "no LimeChat agent", "To fix it", "[lsqbridge note:l"} {
+	for _, want := range []string{sandbox.SoloEmail, "no LimeChat agent", "To fix it", "[lsqbridge note:l"} {
 		if !strings.Contains(notes[0].Content, want) {
 			t.Errorf("note %q lacks %q", notes[0].Content, want)
 		}
@@ -135,12 +136,12 @@ func TestDeadActionNotesReachAHeldTicket(t *testing.T) {
 // owner and a dead action leave the ticket without notes.
 func TestNotesSwitchedOffPostNothing(t *testing.T) {
 	t.Parallel()
-	rules := demoRules()
+	rules := sandbox.DemoRules()
 	off := false
 	rules.Notes.Enabled = &off
-	w := newWorld(t, func(o *sandboxOptions) { o.Rules = &rules })
+	w := newWorld(t, func(o *worldOptions) { o.Rules = &rules })
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Quiet", "EmailAddress": "quiet@example.com",
-		"Phone": "+91-9777777777", "OwnerId": w.Users[soloEmail].ID}))
+		"Phone": "+91-9777777777", "OwnerId": w.Users[sandbox.SoloEmail].ID}))
 	w.settle()
 	tk := w.ticketOf(lead.ID)
 	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"ProspectStage": "Qualified"}))
@@ -165,7 +166,7 @@ func TestNotesSwitchedOffPostNothing(t *testing.T) {
 func TestANoteWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
 	t.Parallel()
 	var lost atomic.Bool
-	w := newWorld(t, func(o *sandboxOptions) {
+	w := newWorld(t, func(o *worldOptions) {
 		o.WrapLimeChat = func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && lost.CompareAndSwap(false, true) {
@@ -181,7 +182,7 @@ func TestANoteWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
 		"OwnerId": w.Users["asha@acme.test"].ID}))
 	w.settle()
 	tk := w.ticketOf(lead.ID)
-	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[sandbox.SoloEmail].ID))
 	w.settle()
 	if !lost.Load() {
 		t.Fatal("no note was posted")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -117,7 +118,7 @@ func fullFlow(t *testing.T, w *world) {
 	w.settle()
 	check(t, w.LSQ.UpdateOpportunity(opp.ID, map[string]string{"Status": "Won"}))
 	must[service.Record](t)(w.LSQ.CreateLead(map[string]string{
-		"FirstName": "Karan", "EmailAddress": "karan@example.com", "OwnerId": w.Users[soloEmail].ID,
+		"FirstName": "Karan", "EmailAddress": "karan@example.com", "OwnerId": w.Users[sandbox.SoloEmail].ID,
 	}))
 	w.settle()
 
@@ -260,7 +261,7 @@ func TestMetricsCountWhatTheFlowDid(t *testing.T) {
 // audit view and /metrics.
 func TestNoSecretInLogsRecordsOrViews(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) { o.Signed = true })
+	w := newWorld(t, func(o *worldOptions) { o.Signed = true })
 	fullFlow(t, w)
 
 	// Deliveries that fail authentication: a forged signature with the real
@@ -292,8 +293,8 @@ func TestNoSecretInLogsRecordsOrViews(t *testing.T) {
 	}
 
 	secrets := map[string]string{
-		"LeadSquared access key": demoLSQAccess, "LeadSquared secret key": demoLSQSecret,
-		"LimeChat API token": demoLCToken, "Flow-builder key": demoFBKey, "LimeChat webhook secret": demoWebhookSig,
+		"LeadSquared access key": sandbox.LeadSquaredAccessKey, "LeadSquared secret key": sandbox.LeadSquaredSecretKey,
+		"LimeChat API token": sandbox.LimeChatToken, "Flow-builder key": sandbox.FlowBuilderKey, "LimeChat webhook secret": sandbox.WebhookSecret,
 		"LeadSquared webhook credential": w.Creds.LeadSquared, "LimeChat webhook credential": w.Creds.LimeChat,
 		"automation credential": w.Creds.Automation, "Dashboard App key": w.Creds.App, "master key": testMasterKey,
 	}

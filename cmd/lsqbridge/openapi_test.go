@@ -77,7 +77,7 @@ func TestOpenAPIEndToEndCoversEveryOperation(t *testing.T) {
 		}
 		t.Logf("%d exchanges checked against docs/openapi.yaml, covering all %d documented operations", checked, len(spec.Operations()))
 	})
-	w := newWorld(t, withAutomation, func(o *sandboxOptions) { o.WrapBridge = seen.Wrap })
+	w := newWorld(t, withAutomation, func(o *worldOptions) { o.WrapBridge = seen.Wrap })
 	app := map[string]string{"X-Lsqbridge-App-Key": w.Creds.App}
 
 	// LeadSquared and LimeChat webhooks, sent by the fakes as the platforms would.

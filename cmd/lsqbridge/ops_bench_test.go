@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/app"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db/dbtest"
 )
 
@@ -24,12 +26,12 @@ import (
 // the fakes on loopback; the relay is driven by the benchmark.
 
 // benchSandbox starts the sandbox for a benchmark, relay off.
-func benchSandbox(b *testing.B) *sandbox {
+func benchSandbox(b *testing.B) *sandbox.Sandbox {
 	b.Helper()
 	pool := dbtest.New(b)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	s, err := startSandbox(context.Background(), Config{MasterKey: testMasterKey, RelayWorkers: 8}, pool, log,
-		sandboxOptions{WebhookMillis: true, AppOptions: []appOption{func(a *app) { a.noRelay = true }}})
+	s, err := sandbox.Start(context.Background(), app.Config{MasterKey: testMasterKey, RelayWorkers: 8}, pool, log,
+		sandbox.Options{WebhookMillis: true, App: app.Options{NoRelay: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +43,7 @@ var benchSeq atomic.Int64
 
 // leadCreated posts one lead-created webhook for a new lead, as LeadSquared
 // sends it, and fails unless it was accepted.
-func leadCreated(b *testing.B, client *http.Client, s *sandbox, owner string) {
+func leadCreated(b *testing.B, client *http.Client, s *sandbox.Sandbox, owner string) {
 	n := benchSeq.Add(1)
 	now := time.Now().UTC().Format("2006-01-02 15:04:05.000")
 	body := fmt.Sprintf(`{"ProspectID":"be7c0000-0000-4000-8000-%012d","FirstName":"Bench%d","EmailAddress":"bench%d@example.com",`+
@@ -109,7 +111,7 @@ func BenchmarkRelayDrain(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
-	n, err := s.app.relay.Drain(ctx)
+	n, err := s.App.Relay.Drain(ctx)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {

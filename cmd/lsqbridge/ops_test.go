@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 )
 
 // dataLines returns the table rows of a command's output: every non-empty
@@ -49,7 +48,7 @@ func TestAuditCommandsShowTheViewRows(t *testing.T) {
 		{[]string{"events", "--outcome", "unlinked"}, "audit.events WHERE outcome = 'unlinked'", []string{"ticket 5 was not created or linked"}},
 		{[]string{"events", "--contains", ids.SoloLead}, fmt.Sprintf("audit.events WHERE strpos(body, '%s') > 0", ids.SoloLead), []string{"unmatched_agent"}},
 		{[]string{"failing", "--integration", "demo"}, "audit.failing_actions", []string{"limechat.flow_event", "dead", "limechat.add_labels", "pending"}},
-		{[]string{"unmatched"}, "audit.unmatched_agents", []string{soloEmail, "limechat", "false"}},
+		{[]string{"unmatched"}, "audit.unmatched_agents", []string{sandbox.SoloEmail, "limechat", "false"}},
 		{[]string{"lag"}, "audit.sync_lag", []string{"demo"}},
 		{[]string{"links", "--wide", "--ticket", "1"}, "audit.links WHERE ticket_id = 1", []string{"contact_phone", "+919876543210", `"ProspectStage":"Qualified"`}},
 	}
@@ -185,7 +184,7 @@ func TestAgentsCommandsShowWhoIsOnOneSideOnly(t *testing.T) {
 	c := &cli{t: t, env: env}
 
 	out := c.mustRun("agents", "list", "demo")
-	for _, want := range []string{"asha@acme.test", "matched", soloEmail, "LeadSquared only", "3 matched"} {
+	for _, want := range []string{"asha@acme.test", "matched", sandbox.SoloEmail, "LeadSquared only", "3 matched"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("agents list lacks %q:\n%s", want, out)
 		}
@@ -224,38 +223,5 @@ func TestAgentsCommandsShowWhoIsOnOneSideOnly(t *testing.T) {
 		if code, _, errs := c.run(tt.args...); code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("lsqbridge %s: exit %d, stderr %q; want 1 and %q", strings.Join(tt.args, " "), code, errs, tt.want)
 		}
-	}
-}
-
-func TestCellFormatsValuesLikePsqlWouldRead(t *testing.T) {
-	t.Parallel()
-	at := time.Date(2026, 3, 1, 9, 30, 15, 0, time.FixedZone("IST", 19800))
-	tests := []struct {
-		in   any
-		want string
-	}{
-		{nil, ""},
-		{"x", "x"},
-		{at, "2026-03-01 04:00:15Z"},
-		{pgtype.Interval{Microseconds: 1_500_000, Valid: true}, "1.5s"},
-		{pgtype.Interval{Microseconds: 90 * 1_000_000, Valid: true}, "1m30s"},
-		{pgtype.Interval{Days: 3, Microseconds: 3_600_000_000, Valid: true}, "3d1h"},
-		{pgtype.Interval{}, ""},
-		{0.0123, "0.012"},
-		{[]any{"a", "b"}, "a,b"},
-		{map[string]any{"k": "v"}, `{"k":"v"}`},
-		{int64(42), "42"},
-		{true, "true"},
-	}
-	for _, tt := range tests {
-		if got := cell(tt.in); got != tt.want {
-			t.Errorf("cell(%#v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	if got := truncate("abcdef", 4); got != "abc…" {
-		t.Errorf("truncate = %q", got)
-	}
-	if got := oneLine("a\tb\nc"); got != "a b c" {
-		t.Errorf("oneLine = %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -58,9 +59,9 @@ func TestDefaultCountryCodeAppliesToContactLeadLookupAndFlowEvent(t *testing.T) 
 // it goes dead with outcome not_sent and says why.
 func TestFlowEventWithNoPhoneIsNotSent(t *testing.T) {
 	t.Parallel()
-	rules := demoRules()
+	rules := sandbox.DemoRules()
 	rules.Phone.DefaultCountryCode = ""
-	w := newWorld(t, func(o *sandboxOptions) { o.Rules = &rules })
+	w := newWorld(t, func(o *worldOptions) { o.Rules = &rules })
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{
 		"FirstName": "Dev", "EmailAddress": "dev@example.com", "Phone": "9876500000", "OwnerId": w.Users["asha@acme.test"].ID,
 	}))

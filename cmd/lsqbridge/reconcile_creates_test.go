@@ -24,7 +24,7 @@ func (w *world) loseLeadSquaredWebhooks(make func()) {
 
 func (w *world) reconcile() service.ReconcileStats {
 	w.t.Helper()
-	stats, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	stats, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestReconcileNeverBackfillsRecordsCreatedBeforeTheIntegration(t *testing.T)
 	t.Parallel()
 	clock := &shiftedClock{}
 	clock.set(-2 * time.Hour)
-	w := newWorld(t, func(o *sandboxOptions) { o.Now = clock.Now })
+	w := newWorld(t, func(o *worldOptions) { o.Now = clock.Now })
 	var old, oldOpp service.Record
 	w.loseLeadSquaredWebhooks(func() {
 		old = must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Old", "EmailAddress": "old@example.com",

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lsqbridge/lsqbridge/adapters/fakehooks"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -36,13 +37,13 @@ func TestReconcileRepairsDroppedWebhooksInOnePass(t *testing.T) {
 	if _, err := w.pool.Exec(w.ctx, "UPDATE integrations SET sync_since = now()"); err != nil {
 		t.Fatal(err)
 	}
-	w.app.integrations.Forget("demo")
+	w.App.Integrations.Forget("demo")
 	w.settle()
 	if n := w.count("SELECT count(*) FROM outbox WHERE created_at > now() - interval '1 hour' AND status = 'pending'"); n != 0 {
 		t.Fatalf("%d actions before reconciling; the webhooks were supposed to be lost", n)
 	}
 
-	stats, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	stats, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestReconcileRepairsDroppedWebhooksInOnePass(t *testing.T) {
 		t.Errorf("%d actions not delivered after the pass", n)
 	}
 	// A second pass finds nothing left to do.
-	again, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	again, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestReconcileRepairsDroppedWebhooksInOnePass(t *testing.T) {
 	if reconciled == 0 {
 		t.Error("no reconcile event recorded as applied")
 	}
-	if strings.Contains(w.logs.String(), demoLCToken) {
+	if strings.Contains(w.logs.String(), sandbox.LimeChatToken) {
 		t.Error("a token leaked into the logs")
 	}
 }
@@ -120,7 +121,7 @@ func TestReconcileDryRunListsDisagreementsThenAPassRepairsThem(t *testing.T) {
 		t.Errorf("the dry run wrote %d rows", after-before)
 	}
 
-	stats, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	stats, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo")
 	check(t, err)
 	w.settle()
 	if s := stats["demo"]; s.Disagreeing != 1 || s.Actions != 4 {
@@ -133,7 +134,7 @@ func TestReconcileDryRunListsDisagreementsThenAPassRepairsThem(t *testing.T) {
 		t.Errorf("after the pass: owner %s agent %d mx_Interest %q labels %v; want the link's values on both sides",
 			l.OwnerID, tk.AssigneeID, l.Field("mx_Interest"), tk.Labels)
 	}
-	again, err := w.app.reconciler.RunAll(w.ctx, w.app.integrations, "demo")
+	again, err := w.App.Reconciler.RunAll(w.ctx, w.App.Integrations, "demo")
 	check(t, err)
 	if s := again["demo"]; s.Disagreeing != 0 || s.Actions != 0 {
 		t.Errorf("second pass: %+v, want nothing left", s)

@@ -20,6 +20,7 @@ import (
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/adapters/leadsquared/lsqfake"
 	"github.com/lsqbridge/lsqbridge/adapters/limechat/limechatfake"
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/outbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
@@ -49,13 +50,13 @@ func (w *world) secondIntegration(id string, lsqNow func() time.Time) *otherSide
 	x := &otherSide{id: id, Users: map[string]service.User{}, Agents: map[string]service.User{}, down: map[int64]bool{}}
 	lsqHooks, lcHooks := fakehooks.New(nil), fakehooks.New(nil)
 	x.hooks = []*fakehooks.Sender{lsqHooks, lcHooks}
-	x.LSQ = lsqfake.New(lsqfake.Options{AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, Hooks: lsqHooks, WebhookMillis: true, Now: lsqNow})
+	x.LSQ = lsqfake.New(lsqfake.Options{AccessKey: sandbox.LeadSquaredAccessKey, SecretKey: sandbox.LeadSquaredSecretKey, Hooks: lsqHooks, WebhookMillis: true, Now: lsqNow})
 	x.LSQ.AddLeadField(service.FieldMeta{SchemaName: "mx_Callback_Requested", DisplayName: "Callback Requested", DataType: "Select", Options: []string{"Yes", "No"}})
-	x.LC = limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: demoLCToken,
-		FlowBuilderAccountID: demoFBAccount, FlowBuilderKey: demoFBKey, Hooks: lcHooks})
-	for _, p := range demoPeople {
-		x.Users[p.email] = x.LSQ.AddUser(p.email, p.first, p.last)
-		x.Agents[p.email] = x.LC.AddAgent(p.first+" "+p.last, p.email)
+	x.LC = limechatfake.New(limechatfake.Options{AccountID: 1, InboxID: 1, APIToken: sandbox.LimeChatToken,
+		FlowBuilderAccountID: sandbox.FlowBuilderAccount, FlowBuilderKey: sandbox.FlowBuilderKey, Hooks: lcHooks})
+	for _, p := range sandbox.DemoPeople() {
+		x.Users[p.Email] = x.LSQ.AddUser(p.Email, p.First, p.Last)
+		x.Agents[p.Email] = x.LC.AddAgent(p.First+" "+p.Last, p.Email)
 	}
 	lsqSrv := httptest.NewServer(x.LSQ)
 	lcSrv := httptest.NewServer(http.HandlerFunc(x.serveLimeChat))
@@ -71,18 +72,18 @@ func (w *world) secondIntegration(id string, lsqNow func() time.Time) *otherSide
 	})
 	cfg := &service.IntegrationConfig{
 		ID: id, Name: "Second " + id,
-		LeadSquared: service.LeadSquaredConfig{Host: lsqSrv.URL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret, RequestsPer5s: 25,
+		LeadSquared: service.LeadSquaredConfig{Host: lsqSrv.URL, AccessKey: sandbox.LeadSquaredAccessKey, SecretKey: sandbox.LeadSquaredSecretKey, RequestsPer5s: 25,
 			IntegrationUserID: x.LSQ.APIUserID()},
-		LimeChat:    service.LimeChatConfig{BaseURL: lcSrv.URL, AccountID: 1, InboxID: 1, APIToken: demoLCToken},
-		FlowBuilder: service.FlowBuilderConfig{URL: lcSrv.URL, AccountID: demoFBAccount, Key: demoFBKey},
-		Rules:       demoRules(),
+		LimeChat:    service.LimeChatConfig{BaseURL: lcSrv.URL, AccountID: 1, InboxID: 1, APIToken: sandbox.LimeChatToken},
+		FlowBuilder: service.FlowBuilderConfig{URL: lcSrv.URL, AccountID: sandbox.FlowBuilderAccount, Key: sandbox.FlowBuilderKey},
+		Rules:       sandbox.DemoRules(),
 		// The fakes listen on loopback.
 		AllowLoopback: true,
 	}
 	check(t, cfg.Validate())
-	res := must[service.ApplyResult](t)(w.app.integrations.Apply(w.ctx, cfg))
-	x.in = must[*service.Integration](t)(w.app.integrations.Get(w.ctx, id))
-	must[service.RefreshStats](t)(w.app.agents.Refresh(w.ctx, x.in))
+	res := must[service.ApplyResult](t)(w.App.Integrations.Apply(w.ctx, cfg))
+	x.in = must[*service.Integration](t)(w.App.Integrations.Get(w.ctx, id))
+	must[service.RefreshStats](t)(w.App.Agents.Refresh(w.ctx, x.in))
 	hdr := http.Header{"X-Lsqbridge-Token": {res.Credentials.LeadSquared}}
 	for _, ev := range leadsquared.WebhookEvents() {
 		x.LSQ.SetWebhook(ev, w.URL+"/v1/webhooks/leadsquared/"+id+"/"+ev, hdr)
@@ -324,7 +325,7 @@ func TestFailingLinkDelaysNoOtherLink(t *testing.T) {
 	bad := newLead(x.LSQ, "bad", "+91-9800000001", x.Users["asha@acme.test"])
 	goodEast := newLead(x.LSQ, "goodeast", "+91-9800000002", x.Users["ravi@acme.test"])
 	goodDemo := newLead(w.LSQ, "gooddemo", "+91-9800000003", w.Users["asha@acme.test"])
-	w.settleAll(w.app.relay, x)
+	w.settleAll(w.App.Relay, x)
 	x.setDown(x.ticketOf(t, bad).ID)
 	// One worker each: a relay that waited on its oldest action would
 	// deliver nothing else.
@@ -403,13 +404,13 @@ func TestRateLimitedIntegrationPausesAlone(t *testing.T) {
 	busyLead := must[service.Record](t)(x.LSQ.CreateLead(map[string]string{"FirstName": "Busy", "EmailAddress": "busy@example.com", "OwnerId": x.Users["asha@acme.test"].ID})).ID
 	busyOther := must[service.Record](t)(x.LSQ.CreateLead(map[string]string{"FirstName": "Other", "EmailAddress": "other@example.com", "OwnerId": x.Users["asha@acme.test"].ID})).ID
 	demoLead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Calm", "EmailAddress": "calm@example.com", "OwnerId": w.Users["asha@acme.test"].ID})).ID
-	w.settleAll(w.app.relay, x)
+	w.settleAll(w.App.Relay, x)
 
 	check(t, x.LC.AddLabel(x.ticketOf(t, busyLead).ID, "wants-callback"))
 	check(t, w.LC.AddLabel(w.ticketOf(demoLead).ID, "wants-callback"))
 	x.LSQ.SetRateLimit(1, http.StatusOK)
 	// Spend the window's one call.
-	lsq := leadsquared.New(leadsquared.Config{BaseURL: x.lsqURL, AccessKey: demoLSQAccess, SecretKey: demoLSQSecret})
+	lsq := leadsquared.New(leadsquared.Config{BaseURL: x.lsqURL, AccessKey: sandbox.LeadSquaredAccessKey, SecretKey: sandbox.LeadSquaredSecretKey})
 	must[[]service.User](t)(lsq.Users(w.ctx))
 
 	relays := w.twoRelays(outbox.Config{Workers: 2})
@@ -474,7 +475,7 @@ func TestTransientFailuresAreRetriedForTheWholeWindow(t *testing.T) {
 	x := w.secondIntegration("flaky", nil)
 	down := must[service.Record](t)(x.LSQ.CreateLead(map[string]string{"FirstName": "Down", "EmailAddress": "down@example.com", "OwnerId": x.Users["asha@acme.test"].ID})).ID
 	gone := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Gone", "EmailAddress": "gone@example.com", "OwnerId": w.Users["asha@acme.test"].ID})).ID
-	w.settleAll(w.app.relay, x)
+	w.settleAll(w.App.Relay, x)
 	x.setDown(x.ticketOf(t, down).ID)
 	// The demo ticket was deleted in LimeChat: its calls answer 404.
 	_, err := w.pool.Exec(w.ctx, "UPDATE links SET ticket_id = 987654 WHERE record_id = $1", gone)

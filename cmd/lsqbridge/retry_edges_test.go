@@ -33,7 +33,7 @@ func failFirst(method, suffix string, status int) func(http.Handler) http.Handle
 // recorded, not just report it exists.
 func TestTicketLabelsArriveWhenTheFirstLabelWriteFails(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *sandboxOptions) {
+	w := newWorld(t, func(o *worldOptions) {
 		o.WrapLimeChat = failFirst(http.MethodPost, "/labels", http.StatusTooManyRequests)
 	})
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Lab", "EmailAddress": "lab@example.com", "OwnerId": w.Users["asha@acme.test"].ID}))
@@ -60,10 +60,10 @@ func TestFlowEventIsNotResentAfterARateLimitThenACrash(t *testing.T) {
 		return a.Kind != service.ActFlowEvent || flowAttempts.Add(1) != 2
 	}
 	w := newWorld(t,
-		func(o *sandboxOptions) {
+		func(o *worldOptions) {
 			o.WrapLimeChat = failFirst(http.MethodPost, "/api/v1/cvf-events", http.StatusTooManyRequests)
 		},
-		func(o *sandboxOptions) { o.AppOptions = append(o.AppOptions, func(a *app) { a.afterAttempt = crash }) })
+		func(o *worldOptions) { o.App.AfterAttempt = crash })
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{"FirstName": "Flo", "Phone": "+91-9222222222", "OwnerId": w.Users["asha@acme.test"].ID}))
 	w.settle()
 	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"ProspectStage": "Qualified"}))

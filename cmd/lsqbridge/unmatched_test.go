@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
@@ -124,9 +125,9 @@ func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 		keeps func(t *testing.T, w *world, lead service.Record, ticket int64)
 	}{
 		{
-			name: "LeadSquared owner who exists only in LeadSquared", email: soloEmail, source: "leadsquared", missingOn: "limechat",
+			name: "LeadSquared owner who exists only in LeadSquared", email: sandbox.SoloEmail, source: "leadsquared", missingOn: "limechat",
 			change: func(t *testing.T, w *world, lead service.Record, _ int64) {
-				check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+				check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[sandbox.SoloEmail].ID))
 			},
 			keeps: func(t *testing.T, w *world, lead service.Record, ticket int64) {
 				if tk, _ := w.LC.Conversation(ticket); tk.AssigneeID != w.agentID("asha@acme.test") {
@@ -138,7 +139,7 @@ func TestAgentWithNoCounterpartIsUnmatched(t *testing.T) {
 			name: "LimeChat agent who exists only in LimeChat", email: lina, source: "limechat", missingOn: "leadsquared",
 			before: func(t *testing.T, w *world) {
 				w.LC.AddAgent("Lina Only", lina)
-				must[service.RefreshStats](t)(w.app.agents.Refresh(w.ctx, w.In))
+				must[service.RefreshStats](t)(w.App.Agents.Refresh(w.ctx, w.In))
 			},
 			change: func(t *testing.T, w *world, _ service.Record, ticket int64) {
 				u := w.LC.AddAgent("Lina Only", lina) // returns the agent added before
@@ -215,7 +216,7 @@ func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	w := newWorld(t)
 	m := w.mark()
 	lead := must[service.Record](t)(w.LSQ.CreateLead(map[string]string{
-		"FirstName": "Solo", "EmailAddress": "solo-lead@example.com", "OwnerId": w.Users[soloEmail].ID,
+		"FirstName": "Solo", "EmailAddress": "solo-lead@example.com", "OwnerId": w.Users[sandbox.SoloEmail].ID,
 	}))
 	w.settle()
 	if tk := w.ticketOf(lead.ID); tk.AssigneeID != 0 {
@@ -223,24 +224,24 @@ func TestLeadCreatedWithUnmatchedOwnerOpensUnassignedTicket(t *testing.T) {
 	}
 	events := w.eventsSince(m)
 	if len(events) == 0 || events[0].Type != string(service.EventLeadCreated) ||
-		events[0].Outcome != service.OutcomeUnmatchedAgent || !strings.Contains(events[0].Detail, soloEmail) {
-		t.Errorf("lead-created event = %+v, want unmatched_agent naming %s", events, soloEmail)
+		events[0].Outcome != service.OutcomeUnmatchedAgent || !strings.Contains(events[0].Detail, sandbox.SoloEmail) {
+		t.Errorf("lead-created event = %+v, want unmatched_agent naming %s", events, sandbox.SoloEmail)
 	}
 	if n := lcCalls(w.LC, "POST", "/assignments"); n != 0 {
 		t.Errorf("%d assignments sent, want none", n)
 	}
 	// The agents are told why, once the ticket exists to carry the note.
 	notes := w.notesOn(w.ticketOf(lead.ID).ID)
-	if len(notes) != 1 || !strings.Contains(notes[0].Content, "opened unassigned") || !strings.Contains(notes[0].Content, soloEmail) {
-		t.Errorf("notes %+v; want one saying the ticket was opened unassigned because of %s", notes, soloEmail)
+	if len(notes) != 1 || !strings.Contains(notes[0].Content, "opened unassigned") || !strings.Contains(notes[0].Content, sandbox.SoloEmail) {
+		t.Errorf("notes %+v; want one saying the ticket was opened unassigned because of %s", notes, sandbox.SoloEmail)
 	}
 	// A later event naming the same owner adds no second note.
-	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"OwnerId": w.Users[soloEmail].ID, "mx_Interest": "Resort"}))
+	check(t, w.LSQ.SetLeadFields(lead.ID, map[string]string{"OwnerId": w.Users[sandbox.SoloEmail].ID, "mx_Interest": "Resort"}))
 	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users["ravi@acme.test"].ID))
-	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[soloEmail].ID))
+	check(t, w.LSQ.ChangeLeadOwner(lead.ID, w.Users[sandbox.SoloEmail].ID))
 	w.settle()
 	if n := len(w.notesOn(w.ticketOf(lead.ID).ID)); n != 1 {
-		t.Errorf("%d notes after the owner came back to %s, want still 1", n, soloEmail)
+		t.Errorf("%d notes after the owner came back to %s, want still 1", n, sandbox.SoloEmail)
 	}
 }
 

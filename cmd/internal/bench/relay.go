@@ -27,8 +27,7 @@ type RelayOptions struct {
 	// NoAnalyze leaves the backlog without planner statistics (see backlog).
 	NoAnalyze bool
 	// Timeout bounds the drain (default 10 minutes).
-	Timeout  time.Duration
-	Progress Progress
+	Timeout time.Duration
 }
 
 // RelayReport is what `bench relay` prints.
@@ -59,8 +58,8 @@ const defaultWorkers = 64
 // opts.Keys links, each action one HTTP POST to an in-process sink, and
 // checks per-link order and exactly-once at the sink. pool must be on a
 // migrated scratch database.
-func Relay(ctx context.Context, pool *pgxpool.Pool, opts RelayOptions) (*RelayReport, error) {
-	p := progressOr(opts.Progress)
+func Relay(ctx context.Context, w *World, opts RelayOptions) (*RelayReport, error) {
+	p, pool := w.progress(), w.Pool
 	if opts.N <= 0 || opts.Keys <= 0 {
 		return nil, errors.New("-n and -keys must be positive")
 	}
@@ -151,7 +150,7 @@ func backlog(ctx context.Context, pool *pgxpool.Pool, n, keys int, analyze bool)
 	if err := q.BenchIntegrationDelete(ctx, benchIntegration); err != nil {
 		return fmt.Errorf("remove the previous bench integration: %w", err)
 	}
-	if err := q.BenchIntegrationCreate(ctx, benchIntegration); err != nil {
+	if err := q.BenchIntegrationCreate(ctx, db.BenchIntegrationCreateParams{ID: benchIntegration}); err != nil {
 		return fmt.Errorf("create the bench integration: %w", err)
 	}
 	links, err := q.BenchLinksCreate(ctx, db.BenchLinksCreateParams{IntegrationID: benchIntegration, Prefix: "bench", N: int32(keys)})
@@ -205,6 +204,9 @@ func (h *poster) Handle(ctx context.Context, a outbox.Action) outbox.Outcome {
 
 // Print writes the report's table and the River-shaped summary line.
 func (r *RelayReport) Print(o Output) error {
+	if r == nil {
+		return nil
+	}
 	t := &table{header: []string{"relay", "value"}}
 	t.add("actions over links", fmt.Sprintf("%d over %d", r.Actions, r.Keys))
 	t.add("workers (in flight at most)", fmt.Sprint(r.Workers))

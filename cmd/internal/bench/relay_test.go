@@ -15,8 +15,8 @@ import (
 // says so in its table, its summary line and its JSON.
 func TestRelayBenchDeliversEveryActionInOrderOnce(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.New(t)
-	rep, err := Relay(t.Context(), pool, RelayOptions{N: 300, Keys: 30, Workers: 8, SinkLatency: time.Millisecond})
+	w := &World{Pool: dbtest.New(t)}
+	rep, err := Relay(t.Context(), w, RelayOptions{N: 300, Keys: 30, Workers: 8, SinkLatency: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestRelayBenchDeliversEveryActionInOrderOnce(t *testing.T) {
 	}
 
 	// A second run replaces the first's backlog.
-	rep, err = Relay(t.Context(), pool, RelayOptions{N: 40, Keys: 40, Workers: 4})
+	rep, err = Relay(t.Context(), w, RelayOptions{N: 40, Keys: 40, Workers: 4})
 	if err != nil || !rep.Sink.OK || rep.Delivered != 40 {
 		t.Fatalf("second run: %+v, %v", rep, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func TestOutboundClientRefusesPlainHTTPNonPublicAddressesAndRedirects(t *testing
 		}
 		return resp, err
 	}
-	strict, loose := outboundClient(false), outboundClient(true)
+	strict, loose := OutboundClient(false), OutboundClient(true)
 	for _, tt := range []struct {
 		name string
 		c    *http.Client

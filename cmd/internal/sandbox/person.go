@@ -1,4 +1,4 @@
-package main
+package sandbox
 
 import (
 	"cmp"
@@ -200,8 +200,8 @@ func leadSquaredPerson(f *lsqfake.Fake) http.Handler {
 	return mux
 }
 
-// webhookResult is one webhook a fake sent, as GET /_person/webhooks/deliveries lists it.
-type webhookResult struct {
+// WebhookResult is one webhook a fake sent, as GET /_person/webhooks/deliveries lists it.
+type WebhookResult struct {
 	URL     string `json:"url"`
 	Status  int    `json:"status"` // 0 when no answer came
 	Error   string `json:"error,omitempty"`
@@ -215,9 +215,9 @@ type webhookResult struct {
 func handleDeliveries(mux *http.ServeMux, hooks *fakehooks.Sender) {
 	handle(mux, "GET /_person/webhooks/deliveries", func(*http.Request) (any, error) {
 		rs := hooks.Results()
-		out := make([]webhookResult, len(rs))
+		out := make([]WebhookResult, len(rs))
 		for i, r := range rs {
-			out[i] = webhookResult{URL: r.Delivery.URL, Status: r.Status, Dropped: r.Dropped, Body: r.Delivery.Body}
+			out[i] = WebhookResult{URL: r.Delivery.URL, Status: r.Status, Dropped: r.Dropped, Body: r.Delivery.Body}
 			if r.Err != nil {
 				out[i].Error = r.Err.Error()
 			}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// newLogger returns the JSON logger every component shares.
-func newLogger(w io.Writer, level string) *slog.Logger {
+// NewLogger returns the JSON logger every component shares.
+func NewLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	switch strings.ToLower(level) {
 	case "debug":

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"cmp"
@@ -11,7 +11,7 @@ import (
 )
 
 // Config is the service's own settings: environment variables, overridden by
-// flags. It is read here only and handed to constructors.
+// flags. It is read in cmd only and handed to constructors.
 type Config struct {
 	DatabaseURL  string
 	Listen       string
@@ -49,16 +49,17 @@ type Config struct {
 
 // Defaults of the settings above.
 const (
-	defaultRelayWorkers    = 64
-	defaultDBMaxConns      = 32
-	defaultStatementTimout = 30 * time.Second
-	defaultLockTimeout     = 5 * time.Second
-	defaultShutdownTimeout = 15 * time.Second
-	defaultRelayLease      = 60 * time.Second
+	DefaultRelayWorkers     = 64
+	DefaultDBMaxConns       = 32
+	DefaultStatementTimeout = 30 * time.Second
+	DefaultLockTimeout      = 5 * time.Second
+	DefaultShutdownTimeout  = 15 * time.Second
+	DefaultRelayLease       = 60 * time.Second
 )
 
-// envConfig reads the environment; flags registered by bind override it.
-func envConfig(getenv func(string) string) Config {
+// ConfigFromEnv reads the settings from the environment; flags registered
+// by BindDB and BindServe override them.
+func ConfigFromEnv(getenv func(string) string) Config {
 	var errs []error
 	whole := func(name string, def int) int {
 		v := getenv(name)
@@ -95,28 +96,28 @@ func envConfig(getenv func(string) string) Config {
 		Listen:             cmp.Or(getenv("LSQBRIDGE_LISTEN"), "127.0.0.1:8080"),
 		PublicURL:          getenv("LSQBRIDGE_PUBLIC_URL"),
 		MasterKey:          getenv("LSQBRIDGE_MASTER_KEY"),
-		RelayWorkers:       whole("LSQBRIDGE_RELAY_WORKERS", defaultRelayWorkers),
+		RelayWorkers:       whole("LSQBRIDGE_RELAY_WORKERS", DefaultRelayWorkers),
 		LogLevel:           cmp.Or(getenv("LSQBRIDGE_LOG_LEVEL"), "info"),
 		ReconcileEvery:     duration("LSQBRIDGE_RECONCILE_EVERY", 10*time.Minute, "10m (0 turns it off)"),
-		DBMaxConns:         whole("LSQBRIDGE_DB_MAX_CONNS", defaultDBMaxConns),
-		DBStatementTimeout: duration("LSQBRIDGE_DB_STATEMENT_TIMEOUT", defaultStatementTimout, "30s"),
-		DBLockTimeout:      duration("LSQBRIDGE_DB_LOCK_TIMEOUT", defaultLockTimeout, "5s"),
-		ShutdownTimeout:    duration("LSQBRIDGE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "15s"),
-		RelayLease:         duration("LSQBRIDGE_RELAY_LEASE", defaultRelayLease, "60s"),
+		DBMaxConns:         whole("LSQBRIDGE_DB_MAX_CONNS", DefaultDBMaxConns),
+		DBStatementTimeout: duration("LSQBRIDGE_DB_STATEMENT_TIMEOUT", DefaultStatementTimeout, "30s"),
+		DBLockTimeout:      duration("LSQBRIDGE_DB_LOCK_TIMEOUT", DefaultLockTimeout, "5s"),
+		ShutdownTimeout:    duration("LSQBRIDGE_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, "15s"),
+		RelayLease:         duration("LSQBRIDGE_RELAY_LEASE", DefaultRelayLease, "60s"),
 		AllowLoopback:      loopback,
 	}
 	c.envErrs = errs
 	return c
 }
 
-// bindDB registers the flag every database command takes.
-func (c *Config) bindDB(fs *flag.FlagSet) {
+// BindDB registers the flag every database command takes.
+func (c *Config) BindDB(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "Postgres URL (env DATABASE_URL)")
 }
 
-// bindServe registers the flags of commands that run the HTTP server.
-func (c *Config) bindServe(fs *flag.FlagSet) {
-	c.bindDB(fs)
+// BindServe registers the flags of commands that run the HTTP server.
+func (c *Config) BindServe(fs *flag.FlagSet) {
+	c.BindDB(fs)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (env LSQBRIDGE_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL the platforms reach this service at (env LSQBRIDGE_PUBLIC_URL)")
 	fs.IntVar(&c.RelayWorkers, "relay-workers", c.RelayWorkers, "outbox deliveries in flight at once (env LSQBRIDGE_RELAY_WORKERS)")
@@ -129,8 +130,9 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RelayLease, "relay-lease", c.RelayLease, "how long a claimed action is this process's (env LSQBRIDGE_RELAY_LEASE)")
 }
 
-// publicURL is where webhooks should be sent; it defaults to the listen address.
-func (c *Config) publicURL() string {
+// WebhookBase is where the platforms send webhooks: the public URL, or the
+// listen address when none is set.
+func (c *Config) WebhookBase() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
 	}

@@ -1,4 +1,4 @@
-package main
+package uat
 
 import (
 	"cmp"
@@ -10,216 +10,23 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/lsqbridge/lsqbridge/adapters/leadsquared"
 	"github.com/lsqbridge/lsqbridge/service"
 )
 
-// cmdUAT runs the scope's acceptance checklist against a running lsqbridge:
-// the sandbox's demo integration by default, or any configured integration
-// (it then creates a test lead named "UAT …" and an opportunity on it in the
-// real LeadSquared). It acts as a person through the platforms' own APIs, so
-// the webhooks fire exactly as for a person, and waits for lsqbridge to make
-// the other side follow. Each of the five checks runs for a lead and for an
-// opportunity.
-func cmdUAT(e *env, args []string) error {
-	fs := e.flagSet("uat")
-	e.cfg.bindDB(fs)
-	id := fs.String("integration", "demo", "integration to check (the sandbox's is demo)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long each check may wait")
-	allowSkip := fs.Bool("allow-skip", false, "succeed even when a check cannot run (the integration has no rule for it)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	pool, integrations, err := e.openIntegrations()
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	in, err := integrations.Get(e.ctx, *id)
-	if err != nil {
-		return err
-	}
-	hc := outboundClient(e.cfg.AllowLoopback)
-	u := &uat{ctx: e.ctx, pool: pool, in: in, timeout: *timeout, progress: e.progress(), hc: hc,
-		lsq: leadsquared.New(leadsquared.Config{BaseURL: in.LeadSquaredURL, AccessKey: in.LeadSquaredAccessKey, SecretKey: in.LeadSquaredSecretKey,
-			HTTPClient: hc})}
-	u.c = newPlatforms(e.cfg.AllowLoopback).For(in)
-	results := u.run()
-
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
-	passed, failed, skipped := 0, 0, 0
-	for _, r := range results {
-		status := "PASS"
-		switch {
-		case r.skipped:
-			status, skipped = "SKIP", skipped+1
-		case r.err != nil:
-			status, failed = "FAIL", failed+1
-		default:
-			passed++
-		}
-		detail := r.detail
-		if r.err != nil {
-			detail = r.err.Error()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, status, r.took.Round(time.Millisecond), detail)
-	}
-	_ = tw.Flush()
-	if skipped > 0 {
-		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
-	} else {
-		fmt.Fprintf(e.stdout, "uat: %d passed, %d failed\n", passed, failed)
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d checks failed", failed, len(results))
-	}
-	if skipped > 0 && !*allowSkip {
-		return fmt.Errorf("%d of %d checks could not run: the integration has no rule for them (pass --allow-skip to accept)", skipped, len(results))
-	}
-	return nil
-}
-
-type uatResult struct {
-	name    string
-	took    time.Duration
-	detail  string
-	err     error
-	skipped bool
-}
-
-// subject is the record a group of checks is about: the UAT lead, or the
-// UAT opportunity on it.
-type subject struct {
-	kind   service.RecordKind
-	id     string
-	ticket int64
-}
-
-type uat struct {
-	ctx      context.Context
-	pool     *pgxpool.Pool
-	in       *service.Integration
-	c        service.Clients
-	lsq      *leadsquared.Client
-	hc       *http.Client
-	timeout  time.Duration
-	progress io.Writer
-
-	a, b service.Agent
-	lead subject
-	opp  subject
-}
-
-// uatCheck is one line of the table.
-type uatCheck struct {
-	name string
-	fn   func() (string, error)
-}
-
-// checks are the five checks for one kind of record.
-func (u *uat) checks(s *subject) []uatCheck {
-	k := string(s.kind) + ": "
-	create := func() (string, error) { return u.createToTicket(s) }
-	if s.kind == service.KindOpportunity {
-		create = func() (string, error) { return u.createOpportunity(s) }
-	}
-	return []uatCheck{
-		{k + "create → ticket", create},
-		{k + "owner → agent and back", func() (string, error) { return u.ownerBothWays(s) }},
-		{k + "field → tag", func() (string, error) { return u.fieldToTag(s) }},
-		{k + "tag → field/activity", func() (string, error) { return u.tagToFieldOrActivity(s) }},
-		{k + "stage → message", func() (string, error) { return u.stageToMessage(s) }},
-	}
-}
-
-func (u *uat) run() []uatResult {
-	u.lead.kind, u.opp.kind = service.KindLead, service.KindOpportunity
-	checks := append(u.checks(&u.lead), u.checks(&u.opp)...)
-	var out []uatResult
-	for i := 0; i < len(checks); i++ {
-		c := checks[i]
-		fmt.Fprintf(u.progress, "[%d/%d] %s …\n", i+1, len(checks), c.name)
-		start := time.Now()
-		detail, err := c.fn()
-		r := uatResult{name: c.name, took: time.Since(start), detail: detail, err: err}
-		if errors.Is(err, errSkip) {
-			r.err, r.skipped = nil, true
-		}
-		out = append(out, r)
-		if i%5 != 0 || (r.err == nil && !r.skipped) {
-			continue
-		}
-		// A create that did not happen: nothing else of its group can run
-		// without the ticket (and the opportunity is captured on the lead).
-		end := 5
-		if i == 0 {
-			end = len(checks)
-		}
-		for _, rest := range checks[i+1 : i+end] {
-			if r.skipped {
-				out = append(out, uatResult{name: rest.name, skipped: true, detail: "not run: " + detail})
-			} else {
-				out = append(out, uatResult{name: rest.name, err: errors.New("not run: no ticket")})
-			}
-		}
-		i += end - 1
-	}
-	return out
-}
-
-var errSkip = errors.New("skip")
-
-// waitFor polls cond until it holds or the check's time runs out, telling
-// the person at the terminal what it is waiting for.
-func (u *uat) waitFor(what string, cond func() (bool, error)) error {
-	start := time.Now()
-	deadline := start.Add(u.timeout)
-	lastSaid := start
-	for {
-		ok, err := cond()
-		if err != nil && !errors.Is(err, service.ErrNotFound) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gave up after %s waiting for %s", u.timeout, what)
-		}
-		if time.Since(lastSaid) > 2*time.Second {
-			fmt.Fprintf(u.progress, "      still waiting for %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
-			lastSaid = time.Now()
-		}
-		select {
-		case <-u.ctx.Done():
-			return u.ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// people picks two people present on both platforms.
+// people picks two people present and active on both platforms, the first
+// two by e-mail.
 func (u *uat) people() error {
-	rows, err := u.pool.Query(u.ctx, `SELECT email, lsq_user_id, limechat_agent_id FROM agents
-		WHERE integration_id = $1 AND lsq_active AND limechat_active AND lsq_user_id IS NOT NULL AND limechat_agent_id IS NOT NULL
-		ORDER BY email LIMIT 2`, u.in.ID)
+	list, err := service.NewAgentDirectory(u.pool, nil, nil, nil, 0).List(u.ctx, u.in.ID)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	var ps []service.Agent
-	for rows.Next() {
-		var a service.Agent
-		if err := rows.Scan(&a.Email, &a.LeadSquaredUserID, &a.LimeChatAgentID); err != nil {
-			return err
+	for _, e := range list {
+		if e.LeadSquaredActive && e.LimeChatActive && e.LeadSquaredUserID != "" && e.LimeChatAgentID != 0 {
+			ps = append(ps, service.Agent{Email: e.Email, LeadSquaredUserID: e.LeadSquaredUserID, LimeChatAgentID: e.LimeChatAgentID})
 		}
-		ps = append(ps, a)
 	}
 	if len(ps) < 2 {
 		return errors.New("the agent directory needs two people on both platforms (run `lsqbridge agents refresh " + u.in.ID + "`)")
@@ -496,40 +303,34 @@ func (u *uat) stageToMessage(s *subject) (string, error) {
 // delivered and says so.
 func (u *uat) oneFlowEvent(s *subject, r service.CampaignRule) (string, error) {
 	_, askable := u.flowEvents()
-	count := func() (int, error) {
-		if askable {
-			evs, _ := u.flowEvents()
-			n := 0
-			for _, ev := range evs {
-				if ev.Event == r.Event && fmt.Sprint(ev.Data["record_id"]) == s.id {
-					n++
-				}
-			}
-			return n, nil
+	// counts says how many of the campaign's events for the record
+	// Flow-builder received (or, where it cannot say, lsqbridge delivered),
+	// and how many of the record's Flow-builder events are still to send.
+	counts := func() (received, open int, err error) {
+		delivered, open, err := service.FlowEventCounts(u.ctx, u.pool, u.in.ID, s.kind, s.id, r.Event)
+		if err != nil || !askable {
+			return delivered, open, err
 		}
-		var n int
-		err := u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-			WHERE o.integration_id = $1 AND l.record_id = $2 AND o.kind = 'limechat.flow_event' AND o.status = 'delivered'
-			  AND o.payload->>'event' = $3`, u.in.ID, s.id, r.Event).Scan(&n)
-		return n, err
+		evs, _ := u.flowEvents()
+		for _, ev := range evs {
+			if ev.Event == r.Event && fmt.Sprint(ev.Data["record_id"]) == s.id {
+				received++
+			}
+		}
+		return received, open, nil
 	}
 	var n int
 	err := u.waitFor("the Flow-builder event "+r.Event, func() (bool, error) {
-		var err error
-		if n, err = count(); err != nil || n == 0 {
-			return false, err
-		}
 		// Received; and nothing more to send for this record's campaigns.
 		var open int
-		err = u.pool.QueryRow(u.ctx, `SELECT count(*) FROM outbox o JOIN links l ON l.integration_id = o.integration_id AND l.id = o.link_id
-			WHERE o.integration_id = $1 AND l.record_kind = $2 AND l.record_id = $3 AND o.kind = 'limechat.flow_event'
-			  AND o.status IN ('pending', 'delivering')`, u.in.ID, string(s.kind), s.id).Scan(&open)
-		return err == nil && open == 0, err
+		var err error
+		n, open, err = counts()
+		return err == nil && n > 0 && open == 0, err
 	})
 	if err != nil {
 		return "", err
 	}
-	if n, err = count(); err != nil {
+	if n, _, err = counts(); err != nil {
 		return "", err
 	}
 	if n != 1 {

@@ -1,10 +1,13 @@
-package main
+package sandbox
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+)
 
-// printSandbox tells a newcomer what is running and how to act as a person.
-func printSandbox(e *env, s *sandbox) {
-	fmt.Fprintf(e.stdout, `lsqbridge sandbox is running.
+// Print tells a newcomer what is running and how to act as a person.
+func (s *Sandbox) Print(w io.Writer) {
+	fmt.Fprintf(w, `lsqbridge sandbox is running.
 
   lsqbridge          %[1]s   (/healthz, /readyz, /metrics)
   LeadSquared fake   %[2]s

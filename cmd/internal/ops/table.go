@@ -1,8 +1,7 @@
-package main
+package ops
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,27 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
-
-// The operator commands (agents, outbox, audit) share these helpers:
-// flags anywhere on the line, and aligned tables for people without psql.
-
-// parseInterleaved parses flags wherever they appear among the positional
-// arguments, so `outbox retry 12 13 --integration acme` works as well as
-// the flags first; it returns the positional arguments in order.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
 
 // table writes aligned columns: a header, then one line per row.
 type table struct {

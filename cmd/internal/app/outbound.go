@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ import (
 // to whatever host a redirect names.
 var errNotFollowed = http.ErrUseLastResponse
 
-// outboundClient is the HTTP client every platform client (LeadSquared,
+// OutboundClient is the HTTP client every platform client (LeadSquared,
 // LimeChat, Flow-builder) is built on. It sends requests over https:// only
 // and connects only to public addresses: every address it dials is checked
 // after DNS resolution, so a name pointing at a private, link-local (cloud
@@ -25,7 +25,7 @@ var errNotFollowed = http.ErrUseLastResponse
 // the sandbox or LSQBRIDGE_ALLOW_LOOPBACK (tests, local fakes), also lets
 // it reach loopback addresses, over http:// as well. It never follows a
 // redirect, and it ignores HTTP_PROXY: lsqbridge connects directly.
-func outboundClient(allowLoopback bool) *http.Client {
+func OutboundClient(allowLoopback bool) *http.Client {
 	dialer := &net.Dialer{
 		Timeout:   10 * time.Second,
 		KeepAlive: 30 * time.Second,

@@ -37,7 +37,7 @@ Commands:
   reconcile [--integration ID] [--dry-run]  repair (or, dry, list) what lost webhooks and writes left apart
   sandbox                       the service against built-in fakes of both platforms
   uat                           run the acceptance checklist against the sandbox or a real integration
-  bench                         measure ingest and delivery on this machine
+  bench relay|ingest|e2e        measure the relay, ingest and end-to-end latency on this machine
   fake leadsquared|limechat     run one platform fake as its own process (demo people, /_person/ API)
   version                       module version, commit and Go version of this binary
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lsqbridge/lsqbridge/cmd/internal/sandbox"
 	"github.com/lsqbridge/lsqbridge/db"
+	"github.com/lsqbridge/lsqbridge/outbox"
 )
 
 // PacedOptions shape `bench relay --paced`.
@@ -88,6 +89,10 @@ func Paced(ctx context.Context, w *World, o PacedOptions) (*PacedReport, error) 
 		return nil, err
 	}
 	rep := &PacedReport{Bench: "relay paced", Limit: o.Limit, Actions: int(open)}
+	before, err := delivered(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 
 	sc.s.LSQ.SetRateLimit(o.Limit, 0)
 	c.reset()
@@ -116,15 +121,11 @@ func Paced(ctx context.Context, w *World, o PacedOptions) (*PacedReport, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	counts, err := q.BenchOutboxStatusCounts(ctx, sandbox.IntegrationID)
+	after, err := delivered(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range counts {
-		if r.Status == "delivered" {
-			rep.Delivered = r.N
-		}
-	}
+	rep.Delivered = after - before
 	// Full fixed windows between the start and the end (the backlog
 	// emptied or the time ran out).
 	first := (start.UnixNano() + windowNanos - 1) / windowNanos
@@ -143,6 +144,20 @@ func Paced(ctx context.Context, w *World, o PacedOptions) (*PacedReport, error) 
 	}
 	rep.PeakRSSMB = PeakRSSMB()
 	return rep, nil
+}
+
+// delivered counts the demo integration's delivered actions.
+func delivered(ctx context.Context, q *db.Queries) (int64, error) {
+	counts, err := q.BenchOutboxStatusCounts(ctx, sandbox.IntegrationID)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range counts {
+		if r.Status == outbox.StatusDelivered {
+			return r.N, nil
+		}
+	}
+	return 0, nil
 }
 
 // callLog counts the LeadSquared fake's answers per fixed window.
@@ -199,7 +214,7 @@ func (r *PacedReport) Print(o Output) error {
 	t.add("calls made in them", fmt.Sprintf("%d %v", r.Used, r.PerWindow))
 	t.add("share of allowed calls used", fmt.Sprintf("%.1f%%", 100*r.Share))
 	t.add("rate-limit answers", fmt.Sprint(r.RateLimited))
-	t.add("actions delivered", fmt.Sprint(r.Delivered))
+	t.add("field updates delivered", fmt.Sprint(r.Delivered))
 	t.add("peak RSS", mb(r.PeakRSSMB))
 	return o.emit(r, t)
 }

@@ -69,7 +69,7 @@ func cmdBench(e *env, args []string) error {
 		fs.Float64Var(&o.Rate, "rate", 100, "owner changes offered per second")
 		fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each rate is offered")
 		fs.BoolVar(&o.FindMax, "find-max", false, "step the rate up; report the highest whose p99 stays within --p99")
-		steps := fs.String("steps", "50,100,150,200,250,300,400,500,600,800,1000", "with --find-max: the rates tried, in order")
+		steps := fs.String("steps", "25,50,75,100,125,150,175,200,250,300,400,500,600,800,1000", "with --find-max: the rates tried, in order")
 		fs.DurationVar(&o.P99, "p99", 50*time.Millisecond, "with --find-max: the p99 a rate must keep")
 		run = func(w *bench.World) (bench.Report, error) {
 			rates, err := intList(*steps)

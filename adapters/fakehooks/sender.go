@@ -129,6 +129,14 @@ func (s *Sender) Pending() int {
 	return len(s.queue)
 }
 
+// Outstanding is the number of deliveries queued or being posted: zero
+// means every webhook this fake made so far has its answer.
+func (s *Sender) Outstanding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) + s.busy
+}
+
 // Flush posts every queued delivery now, in the calling goroutine, shuffled
 // when Reorder is set. Deliveries enqueued while flushing (echoes) are posted
 // too, until the queue is empty or ctx ends.

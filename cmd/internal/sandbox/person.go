@@ -213,6 +213,11 @@ type WebhookResult struct {
 // the fake sent (or dropped) and the answer it got, so a script can check
 // that what lsqbridge acknowledged it also kept.
 func handleDeliveries(mux *http.ServeMux, hooks *fakehooks.Sender) {
+	// GET /_person/webhooks/outstanding: how many webhooks are queued or
+	// being posted, so a script can wait until the fake has sent everything.
+	handle(mux, "GET /_person/webhooks/outstanding", func(*http.Request) (any, error) {
+		return map[string]int{"outstanding": hooks.Outstanding()}, nil
+	})
 	handle(mux, "GET /_person/webhooks/deliveries", func(*http.Request) (any, error) {
 		rs := hooks.Results()
 		out := make([]WebhookResult, len(rs))

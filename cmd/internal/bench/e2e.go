@@ -99,7 +99,7 @@ func E2E(ctx context.Context, w *World, o E2EOptions) (*E2EReport, error) {
 	took, _ := parallel(ctx, o.CeilingOps, 16, p, "ceiling", func(i int) {
 		if err := ceil.tx(ctx, i, body); err != nil {
 			cmu.Lock()
-			cerr = cmp(cerr, err)
+			cerr = firstErr(cerr, err)
 			cmu.Unlock()
 		}
 	})

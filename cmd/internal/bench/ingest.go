@@ -111,7 +111,7 @@ func Ingest(ctx context.Context, w *World, o IngestOptions) (*IngestReport, erro
 		took, lat = parallel(ctx, len(ds), c, p, "ceiling", func(i int) {
 			if err := ceil.tx(ctx, i, ds[i].Body); err != nil {
 				cmu.Lock()
-				cerr = cmp(cerr, err)
+				cerr = firstErr(cerr, err)
 				cmu.Unlock()
 			}
 		})
@@ -131,7 +131,7 @@ func Ingest(ctx context.Context, w *World, o IngestOptions) (*IngestReport, erro
 	return rep, nil
 }
 
-func cmp(a, b error) error {
+func firstErr(a, b error) error {
 	if a != nil {
 		return a
 	}

@@ -223,7 +223,7 @@ func (r *RelayReport) Print(o Output) error {
 	if r.Bound > 0 {
 		t.add("in flight / latency", fmt.Sprintf("%.0f/s (%.0f%% of it)", r.Bound, 100*r.PerSecond/r.Bound))
 	}
-	t.add("most in flight at the sink", fmt.Sprint(r.Sink.MaxInFlght))
+	t.add("most in flight at the sink", fmt.Sprint(r.Sink.MaxInFlight))
 	t.add("per-link order", fmt.Sprintf("%s (%d out of order)", held(r.Sink.OutOfOrder == 0), r.Sink.OutOfOrder))
 	t.add("each exactly once", fmt.Sprintf("%s (%d missing, %d twice, %d delivered rows)", held(r.Sink.Missing == 0 && r.Sink.Duplicates == 0),
 		r.Sink.Missing, r.Sink.Duplicates, r.Delivered))

@@ -97,13 +97,13 @@ type sinkCheck struct {
 	OutOfOrder int  `json:"out_of_order"`
 	Bad        int  `json:"bad_bodies"`
 	OK         bool `json:"order_held_each_once"`
-	MaxInFlght int  `json:"max_in_flight"`
+	MaxInFlight int  `json:"max_in_flight"`
 }
 
 func (s *sink) check() sinkCheck {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := sinkCheck{Duplicates: s.duplicates, OutOfOrder: s.outOfOrder, Bad: s.bad, MaxInFlght: int(s.maxIn.Load())}
+	c := sinkCheck{Duplicates: s.duplicates, OutOfOrder: s.outOfOrder, Bad: s.bad, MaxInFlight: int(s.maxIn.Load())}
 	for _, n := range s.count {
 		if n == 0 {
 			c.Missing++

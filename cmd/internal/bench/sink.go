@@ -92,11 +92,11 @@ func (s *sink) receive(key, seq int) {
 
 // sinkCheck is what the sink saw.
 type sinkCheck struct {
-	Missing    int  `json:"missing"`
-	Duplicates int  `json:"duplicates"`
-	OutOfOrder int  `json:"out_of_order"`
-	Bad        int  `json:"bad_bodies"`
-	OK         bool `json:"order_held_each_once"`
+	Missing     int  `json:"missing"`
+	Duplicates  int  `json:"duplicates"`
+	OutOfOrder  int  `json:"out_of_order"`
+	Bad         int  `json:"bad_bodies"`
+	OK          bool `json:"order_held_each_once"`
 	MaxInFlight int  `json:"max_in_flight"`
 }
 

@@ -55,6 +55,7 @@ func (q *Queries) BenchEnqueueMany(ctx context.Context, arg BenchEnqueueManyPara
 }
 
 const benchIntegrationCreate = `-- name: BenchIntegrationCreate :exec
+
 INSERT INTO integrations (id, name, lsq_host, lsq_access_key_sealed, lsq_secret_key_sealed,
     limechat_base_url, limechat_account_id, limechat_inbox_id, limechat_api_token_sealed, webhook_token_hash, disabled_at)
 VALUES ($1, 'bench', 'http://127.0.0.1', '\x00', '\x00', 'http://127.0.0.1', 1, 1, '\x00', '\x00',
@@ -66,25 +67,15 @@ type BenchIntegrationCreateParams struct {
 	Disabled bool
 }
 
+// Statements of `lsqbridge bench` only (cmd/internal/bench): a scratch
+// integration, its links and a backlog of actions, and the readings the
+// reports take. The service never runs them. (A bench integration goes
+// with IntegrationDelete, as any other.)
 // A bare integration row for benches that drive the outbox alone: no real
 // platform behind it, placeholder secrets. A disabled one's actions are
 // never claimed (the ingest ceiling's).
 func (q *Queries) BenchIntegrationCreate(ctx context.Context, arg BenchIntegrationCreateParams) error {
 	_, err := q.db.Exec(ctx, benchIntegrationCreate, arg.ID, arg.Disabled)
-	return err
-}
-
-const benchIntegrationDelete = `-- name: BenchIntegrationDelete :exec
-
-DELETE FROM integrations WHERE id = $1
-`
-
-// Statements of `lsqbridge bench` only (cmd/internal/bench): a scratch
-// integration, its links and a backlog of actions, and the readings the
-// reports take. The service never runs them.
-// Removes a bench integration and (by cascade) its links, events and actions.
-func (q *Queries) BenchIntegrationDelete(ctx context.Context, id string) error {
-	_, err := q.db.Exec(ctx, benchIntegrationDelete, id)
 	return err
 }
 

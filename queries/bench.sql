@@ -1,10 +1,7 @@
 -- Statements of `lsqbridge bench` only (cmd/internal/bench): a scratch
 -- integration, its links and a backlog of actions, and the readings the
--- reports take. The service never runs them.
-
--- name: BenchIntegrationDelete :exec
--- Removes a bench integration and (by cascade) its links, events and actions.
-DELETE FROM integrations WHERE id = @id;
+-- reports take. The service never runs them. (A bench integration goes
+-- with IntegrationDelete, as any other.)
 
 -- name: BenchIntegrationCreate :exec
 -- A bare integration row for benches that drive the outbox alone: no real

@@ -232,7 +232,8 @@ func processRuns(pid int) bool {
 	if err != nil {
 		return false
 	}
-	return p.Signal(syscall.Signal(0)) == nil || errors.Is(p.Signal(syscall.Signal(0)), syscall.EPERM)
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func migrate(ctx context.Context, u string) error {
@@ -368,7 +369,7 @@ func empty(ctx context.Context, admin, name string) error {
 		return err
 	}
 	defer db.Close(ctx)
-	if fp, err := fingerprint(ctx, withDatabase(admin, name)); err != nil || fp != want {
+	if fp, err := fingerprintOf(ctx, db); err != nil || fp != want {
 		return fmt.Errorf("schema changed by the test")
 	}
 	var tables string
@@ -429,8 +430,12 @@ func fingerprint(ctx context.Context, u string) (string, error) {
 		return "", err
 	}
 	defer c.Close(ctx)
+	return fingerprintOf(ctx, c)
+}
+
+func fingerprintOf(ctx context.Context, c *pgx.Conn) (string, error) {
 	var fp string
-	err = c.QueryRow(ctx, fingerprintSQL).Scan(&fp)
+	err := c.QueryRow(ctx, fingerprintSQL).Scan(&fp)
 	return fp, err
 }
 

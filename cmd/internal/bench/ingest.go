@@ -261,7 +261,7 @@ const ceilingLockNamespace = 4210
 
 func newCeiling(ctx context.Context, pool *pgxpool.Pool, links int) (*ceiling, error) {
 	q := db.New(pool)
-	if err := q.BenchIntegrationDelete(ctx, ceilingIntegration); err != nil {
+	if err := q.IntegrationDelete(ctx, ceilingIntegration); err != nil {
 		return nil, err
 	}
 	if err := q.BenchIntegrationCreate(ctx, db.BenchIntegrationCreateParams{ID: ceilingIntegration, Disabled: true}); err != nil {
@@ -274,7 +274,7 @@ func newCeiling(ctx context.Context, pool *pgxpool.Pool, links int) (*ceiling, e
 }
 
 func (c *ceiling) close(ctx context.Context) {
-	_ = db.New(c.pool).BenchIntegrationDelete(context.WithoutCancel(ctx), ceilingIntegration)
+	_ = db.New(c.pool).IntegrationDelete(context.WithoutCancel(ctx), ceilingIntegration)
 }
 
 func (c *ceiling) tx(ctx context.Context, i int, body []byte) error {

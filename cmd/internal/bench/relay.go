@@ -147,7 +147,7 @@ wait:
 // few off the outbox_heads index (docs/performance.md).
 func backlog(ctx context.Context, pool *pgxpool.Pool, n, keys int, analyze bool) error {
 	q := db.New(pool)
-	if err := q.BenchIntegrationDelete(ctx, benchIntegration); err != nil {
+	if err := q.IntegrationDelete(ctx, benchIntegration); err != nil {
 		return fmt.Errorf("remove the previous bench integration: %w", err)
 	}
 	if err := q.BenchIntegrationCreate(ctx, db.BenchIntegrationCreateParams{ID: benchIntegration}); err != nil {

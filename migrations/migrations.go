@@ -55,6 +55,18 @@ func (r *Runner) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
 	return res, nil
 }
 
+// Up applies every pending migration to the database behind pool, for
+// callers that need no report of what ran (the sandbox, bench, tests).
+func Up(ctx context.Context, pool *pgxpool.Pool) error {
+	r, err := NewRunner(pool)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = r.Up(ctx)
+	return err
+}
+
 // Down rolls back the newest applied migration.
 func (r *Runner) Down(ctx context.Context) (*goose.MigrationResult, error) {
 	res, err := r.provider.Down(ctx)

@@ -242,13 +242,7 @@ func migrate(ctx context.Context, u string) error {
 		return err
 	}
 	defer pool.Close()
-	r, err := migrations.NewRunner(pool)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = r.Up(ctx)
-	return err
+	return migrations.Up(ctx, pool)
 }
 
 func create(t testing.TB, tmpl string) string {

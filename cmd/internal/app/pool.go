@@ -78,12 +78,4 @@ func SchemaCurrent(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // MigrateUp applies pending migrations (the sandbox's own database).
-func MigrateUp(ctx context.Context, pool *pgxpool.Pool) error {
-	r, err := migrations.NewRunner(pool)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = r.Up(ctx)
-	return err
-}
+func MigrateUp(ctx context.Context, pool *pgxpool.Pool) error { return migrations.Up(ctx, pool) }
